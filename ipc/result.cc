@@ -1,0 +1,26 @@
+#include "ipc/result.h"
+
+#include <string_view>
+
+namespace hourglass::ipc {
+
+Error MakeError(ErrorKind kind, std::string message) {
+  Error error;
+  error.set_kind(kind);
+  error.set_message(std::move(message));
+  return error;
+}
+
+std::string ErrorKindName(ErrorKind kind) {
+  constexpr std::string_view kPrefix = "ERROR_KIND_";
+  std::string name = v1::ErrorKind_Name(kind);
+  if (name.empty()) return "UNKNOWN(" + std::to_string(static_cast<int>(kind)) + ")";
+  if (std::string_view(name).starts_with(kPrefix)) name.erase(0, kPrefix.size());
+  return name;
+}
+
+std::string Describe(const Error& error) {
+  return ErrorKindName(error.kind()) + ": " + error.message();
+}
+
+}  // namespace hourglass::ipc
