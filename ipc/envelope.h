@@ -14,8 +14,6 @@
 
 namespace hourglass::ipc {
 
-namespace v1 = ::hourglass::ipc::v1;
-
 inline constexpr v1::ProtocolVersion kProtocolVersion = v1::PROTOCOL_VERSION_1;
 
 // Serializes `message` behind a frame header in one buffer. Fails with

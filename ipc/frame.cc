@@ -5,7 +5,9 @@
 
 namespace hourglass::ipc {
 namespace {
-constexpr size_t kRetainedBufferBytes = 1u << 20;
+// Kept between frames; a larger buffer (for a large frame) is given back once
+// it is drained, so an idle connection never holds more than this.
+constexpr size_t kRetainedBufferBytes = 4u << 20;
 }  // namespace
 
 void EncodeFrameHeader(uint32_t body_bytes, uint8_t out[kFrameHeaderBytes]) {
@@ -24,21 +26,30 @@ FrameDecoder::FrameDecoder(uint32_t max_frame_bytes) : max_frame_bytes_(max_fram
 
 void FrameDecoder::Compact() {
   if (begin_ == 0) return;
-  std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+  std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
   end_ -= begin_;
   begin_ = 0;
 }
 
-std::span<uint8_t> FrameDecoder::WritableSpan(size_t min_bytes) {
-  if (min_bytes == 0) min_bytes = 1;
-  if (buf_.size() - end_ < min_bytes) {
-    Compact();
-    if (buf_.size() - end_ < min_bytes) buf_.resize(end_ + min_bytes);
-  }
-  return {buf_.data() + end_, buf_.size() - end_};
+void FrameDecoder::Reserve(size_t capacity) {
+  auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+  if (end_ > begin_) std::memcpy(bigger.get(), buf_.get() + begin_, end_ - begin_);
+  end_ -= begin_;
+  begin_ = 0;
+  buf_ = std::move(bigger);
+  capacity_ = capacity;
 }
 
-void FrameDecoder::Commit(size_t bytes) { end_ = std::min(end_ + bytes, buf_.size()); }
+std::span<uint8_t> FrameDecoder::WritableSpan(size_t min_bytes) {
+  if (min_bytes == 0) min_bytes = 1;
+  if (capacity_ - end_ < min_bytes) {
+    Compact();
+    if (capacity_ - end_ < min_bytes) Reserve(std::max(end_ + min_bytes, capacity_ * 2));
+  }
+  return {buf_.get() + end_, capacity_ - end_};
+}
+
+void FrameDecoder::Commit(size_t bytes) { end_ = std::min(end_ + bytes, capacity_); }
 
 void FrameDecoder::Feed(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return;
@@ -50,7 +61,7 @@ void FrameDecoder::Feed(std::span<const uint8_t> bytes) {
 size_t FrameDecoder::BytesWanted() const {
   const size_t have = end_ - begin_;
   if (have < kFrameHeaderBytes) return kFrameHeaderBytes - have;
-  const uint32_t len = DecodeFrameHeader(buf_.data() + begin_);
+  const uint32_t len = DecodeFrameHeader(buf_.get() + begin_);
   if (len > max_frame_bytes_) return 1;
   const size_t total = kFrameHeaderBytes + size_t{len};
   return total > have ? total - have : 1;
@@ -70,11 +81,14 @@ FrameDecoder::Item FrameDecoder::Next() {
       // Everything consumed: reuse the buffer from its start, and give back
       // the memory a large frame needed rather than hold it per connection.
       begin_ = end_ = 0;
-      if (buf_.size() > kRetainedBufferBytes) std::vector<uint8_t>().swap(buf_);
+      if (capacity_ > kRetainedBufferBytes) {
+        buf_.reset();
+        capacity_ = 0;
+      }
     }
     return item;
   }
-  const uint32_t len = DecodeFrameHeader(buf_.data() + begin_);
+  const uint32_t len = DecodeFrameHeader(buf_.get() + begin_);
   if (len > max_frame_bytes_) {
     error_ = FrameError::kTooLarge;
     error_bytes_ = len;
@@ -82,7 +96,7 @@ FrameDecoder::Item FrameDecoder::Next() {
   }
   if (have - kFrameHeaderBytes < len) return item;
   item.status = Status::kFrame;
-  item.body = {buf_.data() + begin_ + kFrameHeaderBytes, len};
+  item.body = {buf_.get() + begin_ + kFrameHeaderBytes, len};
   begin_ += kFrameHeaderBytes + len;
   return item;
 }

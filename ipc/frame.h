@@ -9,9 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
-#include <vector>
 
 namespace hourglass::ipc {
 
@@ -62,9 +62,12 @@ class FrameDecoder {
 
  private:
   void Compact();
+  void Reserve(size_t capacity);
 
   uint32_t max_frame_bytes_;
-  std::vector<uint8_t> buf_;
+  // Not a std::vector: growing it would zero-fill bytes a read overwrites anyway.
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t capacity_ = 0;
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // one past the last committed byte
   FrameError error_ = FrameError::kNone;
