@@ -1,0 +1,113 @@
+// hourglass-devserver: a durable, Temporal-compatible development server.
+// Flags follow `temporal server start-dev` where they overlap.
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "devserver/engine_host.h"
+#include "devserver/service/workflow_service.h"
+#include "devserver/store/sqlite_store.h"
+
+namespace {
+
+// Exit codes (docs/devserver.md).
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitStorage = 3;
+constexpr int kExitListen = 4;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hourglass::devserver;
+  CLI::App app{"hourglass-devserver: a durable Temporal-compatible development server"};
+  std::string ip = "127.0.0.1";
+  int port = 7233;
+  std::string db_filename;
+  std::vector<std::string> namespaces;
+  std::string log_level = "info";
+  bool fsync = false;
+  app.add_option("--ip", ip, "Address to listen on")->capture_default_str();
+  app.add_option("-p,--port", port, "Port to listen on (0 picks a free one)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("-f,--db-filename", db_filename,
+                 "SQLite database file (default: in memory, lost on exit)");
+  app.add_option("-n,--namespace", namespaces, "Namespace to create at start (repeatable)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_flag("--fsync", fsync, "fsync every commit (survive power loss, not only crashes)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  // Logs go to stderr; stdout carries only the ready line.
+  auto logger = spdlog::stderr_color_mt("devserver");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // SIGTERM/SIGINT are taken synchronously by the main thread: block them
+  // before any thread starts, so every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = SqliteStore::Open(db_filename, fsync);
+  if (!store) {
+    spdlog::critical("cannot open the database: {}", store.error().message());
+    return kExitStorage;
+  }
+  EngineOptions options;
+  options.namespaces = namespaces;
+  EngineHost host(**store, options);
+  if (auto st = host.Start(); !st) {
+    spdlog::critical("cannot load the database: {}", st.error().message());
+    return kExitStorage;
+  }
+
+  WorkflowServiceImpl service(host);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(ip + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&service);
+  // Large enough that an oversized request reaches us and gets a typed
+  // INVALID_ARGUMENT naming its size, instead of gRPC's retryable
+  // RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    spdlog::critical("cannot listen on {}:{}", ip, port);
+    host.Stop();
+    return kExitListen;
+  }
+  std::printf("hourglass-devserver ready on %s:%d\n", ip.c_str(), bound_port);
+  std::fflush(stdout);
+  spdlog::info("serving WorkflowService on {}:{} (database: {})", ip, bound_port,
+               db_filename.empty() ? "in memory" : db_filename);
+
+  int signo = 0;
+  sigwait(&stop_signals, &signo);
+  spdlog::info("signal {}: stopping", signo);
+  // Parked long polls are answered first, so Shutdown does not wait them out.
+  host.Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return kExitOk;
+}
