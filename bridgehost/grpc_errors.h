@@ -1,0 +1,14 @@
+#pragma once
+
+// Temporal's gRPC statuses as the IPC protocol's typed errors
+// (docs/ipc-protocol.md, "Errors"). The gRPC code is kept in Error.grpc_code.
+
+#include <grpcpp/support/status.h>
+
+#include "ipc/result.h"
+
+namespace hourglass::bridgehost {
+
+ipc::Error ToIpcError(const grpc::Status& status, const char* what);
+
+}  // namespace hourglass::bridgehost

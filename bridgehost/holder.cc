@@ -1,0 +1,233 @@
+#include "bridgehost/holder.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "bridgehost/grpc_errors.h"
+#include "ipc/envelope.h"
+
+namespace hourglass::bridgehost {
+
+namespace v1 = ::hourglass::ipc::v1;
+using Async = wsv::WorkflowService::StubInterface::async_interface;
+
+Holder::Holder(Runtime& runtime) : runtime_(runtime), client_(runtime) {}
+
+Holder::~Holder() {
+  *alive_ = false;
+  ShutdownAll();
+}
+
+std::optional<ipc::Error> Holder::OnHello(ipc::Connection& connection, const v1::Hello& hello) {
+  if (!v1::Role_IsValid(hello.role()) || hello.role() == v1::ROLE_UNSPECIFIED) {
+    return ipc::MakeError(v1::ERROR_KIND_PROTOCOL, "Hello.role must be set to a known role");
+  }
+  spdlog::debug("bridgehost: conn {} is {} pid {} {}", connection.id(), v1::Role_Name(hello.role()),
+                connection.peer().pid, hello.task_queue());
+  return std::nullopt;
+}
+
+Holder::Handle* Holder::Find(const std::string& task_queue) {
+  auto it = handles_.find(task_queue);
+  return it == handles_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Holder::registered_queues() const {
+  std::vector<std::string> out;
+  for (const auto& [q, h] : handles_) out.push_back(q);
+  return out;
+}
+
+size_t Holder::parked_polls() const {
+  size_t n = 0;
+  for (const auto& [q, h] : handles_) n += h.activities ? h.activities->parked_polls() : 0;
+  return n;
+}
+
+void Holder::ReplyRuntimeInfo(ipc::Responder& responder) {
+  v1::Response out;
+  auto* info = out.mutable_runtime_info();
+  info->set_bridge_epoch(runtime_.epoch());
+  info->set_bridge_pid(static_cast<int32_t>(::getpid()));
+  info->set_target(runtime_.options().target);
+  info->set_namespace_(runtime_.options().namespace_name);
+  info->set_connected(runtime_.connected());
+  for (const auto& q : registered_queues()) info->add_registered_task_queues(q);
+  if (connection_count_) info->set_open_connections(static_cast<uint32_t>(connection_count_()));
+  info->set_server_version(runtime_.system_info().server_version());
+  responder.Reply(std::move(out));
+}
+
+void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Responder responder) {
+  auto not_registered = [&](const std::string& q) {
+    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_WORKER_NOT_REGISTERED,
+                                        "no worker is registered for task queue \"" + q + "\"" +
+                                            (pending_registrations_.contains(q) ? " (registration in flight)" : "")));
+  };
+  switch (request.kind_case()) {
+    case v1::Request::kPing: {
+      v1::Response out;
+      out.mutable_ping()->set_payload(request.ping().payload());
+      responder.Reply(std::move(out));
+      return;
+    }
+    case v1::Request::kRuntimeInfo:
+      ReplyRuntimeInfo(responder);
+      return;
+    case v1::Request::kRegisterWorker:
+      Register(connection, *request.mutable_register_worker(), std::move(responder));
+      return;
+    case v1::Request::kUnregisterWorker: {
+      const bool was = handles_.contains(request.unregister_worker().task_queue());
+      Unregister(request.unregister_worker().task_queue(), "unregistered by its worker");
+      v1::Response out;
+      out.mutable_unregister_worker()->set_was_registered(was);
+      responder.Reply(std::move(out));
+      return;
+    }
+    case v1::Request::kIsRegistered: {
+      const auto& q = request.is_registered().task_queue();
+      v1::Response out;
+      out.mutable_is_registered()->set_registered(handles_.contains(q));
+      out.mutable_is_registered()->set_pending(pending_registrations_.contains(q));
+      responder.Reply(std::move(out));
+      return;
+    }
+    case v1::Request::kPollActivityTask: {
+      Handle* h = Find(request.poll_activity_task().task_queue());
+      if (h == nullptr) return not_registered(request.poll_activity_task().task_queue());
+      if (h->options.no_remote_activities()) {
+        responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN,
+                                            "this worker was registered with no_remote_activities"));
+        return;
+      }
+      h->activities->Poll(std::move(responder));
+      return;
+    }
+    case v1::Request::kCompleteActivityTask: {
+      Handle* h = Find(request.complete_activity_task().task_queue());
+      if (h != nullptr) {
+        h->activities->Complete(request.complete_activity_task().completion(), std::move(responder));
+        return;
+      }
+      // The handle is gone (unregistered, or this is a new bridge epoch) but
+      // the task token is still the server's: complete by token, lose nothing.
+      v1::CompleteActivityAsyncRequest by_token;
+      by_token.set_task_token(request.complete_activity_task().completion().task_token());
+      *by_token.mutable_completion() = request.complete_activity_task().completion();
+      v1::Request forwarded;
+      forwarded.set_timeout_ms(request.timeout_ms());
+      *forwarded.mutable_complete_activity_async() = std::move(by_token);
+      if (!client_.Handle(forwarded, responder)) not_registered(request.complete_activity_task().task_queue());
+      return;
+    }
+    case v1::Request::kRecordActivityHeartbeat: {
+      Handle* h = Find(request.record_activity_heartbeat().task_queue());
+      if (h == nullptr) return not_registered(request.record_activity_heartbeat().task_queue());
+      h->activities->Heartbeat(request.record_activity_heartbeat().heartbeat(), std::move(responder));
+      return;
+    }
+    case v1::Request::kPollWorkflowActivation:
+    case v1::Request::kCompleteWorkflowActivation:
+    case v1::Request::kRequestWorkflowEviction:
+    case v1::Request::kReplayerNew:
+    case v1::Request::kReplayerPushHistory:
+    case v1::Request::kReplayerPollActivation:
+    case v1::Request::kReplayerCompleteActivation:
+    case v1::Request::kReplayerCloseFeeder:
+      // The workflow half of Core is being built (issue 4); say so plainly.
+      responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_INTERNAL,
+                                          ipc::RequestKindName(request) +
+                                              " is not available yet: the workflow half of the "
+                                              "bridge host's Core is not built"));
+      return;
+    default:
+      if (client_.Handle(request, responder)) return;
+      responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_PROTOCOL,
+                                          "unknown request (" + ipc::RequestKindName(request) + ")"));
+      return;
+  }
+}
+
+void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& request,
+                      ipc::Responder responder) {
+  v1::WorkerOptions options = request.options();
+  const std::string queue = options.task_queue();
+  if (queue.empty()) {
+    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "options.task_queue is not set"));
+    return;
+  }
+  if (handles_.contains(queue) || pending_registrations_.contains(queue)) {
+    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_ALREADY_REGISTERED,
+                                        "task queue \"" + queue + "\" is already " +
+                                            (handles_.contains(queue) ? "registered" : "being registered")));
+    return;
+  }
+  if (options.namespace_().empty()) options.set_namespace_(runtime_.options().namespace_name);
+  pending_registrations_.insert(queue);
+  // Asynchronous: the namespace must exist before the handle does; the loop
+  // keeps serving every other request meanwhile.
+  wsv::DescribeNamespaceRequest describe;
+  describe.set_namespace_(options.namespace_());
+  AsyncMethod<wsv::DescribeNamespaceRequest, wsv::DescribeNamespaceResponse> m = &Async::DescribeNamespace;
+  auto shared = std::make_shared<ipc::Responder>(std::move(responder));
+  auto alive = alive_;
+  const ipc::ConnectionId owner = connection.id();
+  runtime_.Call(m, std::move(describe), CallOptions{},
+                [this, alive, shared, options, queue, owner](grpc::Status st,
+                                                              wsv::DescribeNamespaceResponse) {
+                  if (!*alive) return;
+                  if (pending_registrations_.erase(queue) == 0) return;
+                  if (!st.ok()) {
+                    shared->ReplyError(ToIpcError(st, "DescribeNamespace"));
+                    return;
+                  }
+                  if (!shared->Pending()) {
+                    // The registering connection went away while we waited.
+                    spdlog::info("bridgehost: registration of {} abandoned by its caller", queue);
+                    return;
+                  }
+                  Handle& h = handles_[queue];
+                  h.task_queue = queue;
+                  h.options = options;
+                  h.owner = owner;
+                  h.activities = std::make_unique<ActivityWorker>(runtime_, options.namespace_(), queue, options);
+                  spdlog::info("bridgehost: registered task queue {} (namespace {})", queue,
+                               options.namespace_());
+                  v1::Response out;
+                  out.mutable_register_worker()->set_bridge_epoch(runtime_.epoch());
+                  shared->Reply(std::move(out));
+                });
+}
+
+void Holder::Unregister(const std::string& task_queue, const char* why) {
+  auto it = handles_.find(task_queue);
+  if (it == handles_.end()) return;
+  // Removed at once, so is_registered is false from now on; the Core worker
+  // then shuts down, answering its parked polls SHUTDOWN.
+  Handle handle = std::move(it->second);
+  handles_.erase(it);
+  spdlog::info("bridgehost: task queue {} {}", task_queue, why);
+  if (handle.activities) handle.activities->Shutdown();
+}
+
+void Holder::OnCancel(ipc::Connection& connection, uint64_t request_id) {
+  for (auto& [q, h] : handles_) {
+    if (h.activities) h.activities->CancelPoll(connection.id(), request_id);
+  }
+}
+
+void Holder::OnDisconnected(ipc::Connection& connection) {
+  std::vector<std::string> owned;
+  for (const auto& [q, h] : handles_) {
+    if (h.owner == connection.id()) owned.push_back(q);
+  }
+  for (const auto& q : owned) Unregister(q, "unregistered: its owning connection closed");
+}
+
+void Holder::ShutdownAll() {
+  std::vector<std::string> all = registered_queues();
+  for (const auto& q : all) Unregister(q, "shut down with the bridge host");
+}
+
+}  // namespace hourglass::bridgehost

@@ -1,0 +1,154 @@
+// hourglass-bridgehost: owns every connection to Temporal (the Runtime), every
+// worker handle (the Holder) and, as it lands, the Core. Workers, executors and
+// clients reach it over the IPC socket (docs/ipc-protocol.md).
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bridgehost/holder.h"
+#include "bridgehost/runtime.h"
+#include "ipc/control_channel.h"
+#include "ipc/event_loop.h"
+#include "ipc/server.h"
+#include "ipc/unix_socket.h"
+
+namespace {
+
+// Exit codes (docs/bridgehost.md).
+constexpr int kExitOk = 0;
+constexpr int kExitInternal = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitSocket = 4;
+constexpr int kExitSupervisorGone = 5;
+
+std::string DefaultRuntimeDir() {
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/hourglass";
+  }
+  return "/tmp/hourglass-" + std::to_string(::geteuid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hourglass;
+  CLI::App app{"hourglass-bridgehost: the process that owns every Temporal connection"};
+  bridgehost::RuntimeOptions runtime_options;
+  std::string runtime_dir = DefaultRuntimeDir();
+  std::string socket_path;
+  std::vector<uid_t> allowed_uids;
+  int control_fd = -1;
+  int heartbeat_ms = 1000;
+  int connect_timeout_ms = 10000;
+  std::string log_level = "info";
+  app.add_option("--target", runtime_options.target, "Temporal frontend host:port")->capture_default_str();
+  app.add_option("--namespace", runtime_options.namespace_name, "Default namespace")->capture_default_str();
+  app.add_option("--identity", runtime_options.identity, "Worker identity (default pid@host)");
+  app.add_flag("--tls", runtime_options.tls, "Use TLS to reach Temporal");
+  app.add_option("--tls-ca", runtime_options.tls_ca_path, "CA certificate (PEM)");
+  app.add_option("--tls-cert", runtime_options.tls_cert_path, "Client certificate (PEM), for mTLS");
+  app.add_option("--tls-key", runtime_options.tls_key_path, "Client key (PEM), for mTLS");
+  app.add_option("--tls-server-name", runtime_options.tls_server_name, "Override the TLS server name");
+  app.add_option("--api-key", runtime_options.api_key, "API key (default: $TEMPORAL_API_KEY)");
+  app.add_option("--runtime-dir", runtime_dir, "Private (0700) directory for sockets")->capture_default_str();
+  app.add_option("--socket", socket_path, "IPC socket path (default: <runtime-dir>/bridge.sock)");
+  app.add_option("--allow-uid", allowed_uids, "Another uid allowed to connect (repeatable)");
+  app.add_option("--control-fd", control_fd, "Control channel to the supervisor (it passes 3)");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat period on the control channel")->capture_default_str();
+  app.add_option("--connect-timeout-ms", connect_timeout_ms, "How long the first GetSystemInfo retries")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (runtime_options.api_key.empty()) {
+    if (const char* key = std::getenv("TEMPORAL_API_KEY")) runtime_options.api_key = key;
+  }
+  if (socket_path.empty()) socket_path = runtime_dir + "/bridge.sock";
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("bridgehost"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (control_fd >= 0) {
+    // Die with the supervisor; and if it died before this line, notice now.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() == 1) return kExitSupervisorGone;
+  }
+
+  if (auto st = ipc::EnsurePrivateDirectory(runtime_dir); !st) {
+    spdlog::critical("runtime directory: {}", ipc::Describe(st.error()));
+    return kExitSocket;
+  }
+
+  ipc::EventLoop loop;
+  bridgehost::Runtime runtime(loop, runtime_options);
+  bridgehost::Holder holder(runtime);
+  ipc::ServerOptions server_options;
+  server_options.socket_path = socket_path;
+  server_options.allowed_uids = allowed_uids;
+  server_options.welcome.set_bridge_epoch(runtime.epoch());
+  server_options.welcome.set_namespace_(runtime_options.namespace_name);
+  server_options.welcome.set_target(runtime_options.target);
+  ipc::Server server(loop, server_options, holder);
+  holder.set_connection_count([&server] { return server.connection_count(); });
+  if (auto st = server.Start(); !st) {
+    spdlog::critical("cannot serve on {}: {}", socket_path, ipc::Describe(st.error()));
+    return kExitSocket;
+  }
+
+  int exit_code = kExitOk;
+  auto stop = [&](int code, const std::string& why) {
+    spdlog::info("bridgehost: stopping ({})", why);
+    exit_code = code;
+    holder.ShutdownAll();
+    server.Stop();
+    runtime.CancelAll();
+    loop.Stop();
+  };
+  auto term = loop.WatchSignal(SIGTERM, [&] { stop(kExitOk, "SIGTERM"); });
+  auto intr = loop.WatchSignal(SIGINT, [&] { stop(kExitOk, "SIGINT"); });
+
+  std::unique_ptr<ipc::ControlChannel> control;
+  if (control_fd >= 0) {
+    ipc::ControlChannel::Handlers handlers;
+    handlers.stats = [&](ipc::v1::Stats& stats) {
+      stats.set_bridge_epoch(runtime.epoch());
+      for (const auto& q : holder.registered_queues()) stats.add_registered_task_queues(q);
+      stats.set_open_connections(static_cast<uint32_t>(server.connection_count()));
+      stats.set_parked_polls(static_cast<uint32_t>(holder.parked_polls()));
+    };
+    handlers.drain = [&](const ipc::v1::Drain& d) { stop(kExitOk, "drain: " + d.reason()); };
+    handlers.shutdown = [&](const std::string& reason) { stop(kExitOk, "shutdown: " + reason); };
+    handlers.lost = [&] { stop(kExitSupervisorGone, "the supervisor is gone"); };
+    control = ipc::ControlChannel::FromFd(loop, control_fd, std::move(handlers),
+                                          std::chrono::milliseconds(heartbeat_ms));
+    if (!control) {
+      spdlog::critical("--control-fd {} is not an open socket", control_fd);
+      return kExitUsage;
+    }
+    ipc::v1::Ready ready;
+    ready.set_pid(static_cast<int32_t>(::getpid()));
+    ready.set_socket_path(socket_path);
+    ready.set_bridge_epoch(runtime.epoch());
+    control->SendReady(ready);
+  }
+  // Serving starts now; Temporal may come later (the dev server may still be
+  // starting, or restarting): requests then retry and answer UNAVAILABLE.
+  runtime.Connect(std::chrono::milliseconds(connect_timeout_ms), [](grpc::Status) {});
+  spdlog::info("bridgehost: serving on {} (epoch {}, target {})", socket_path, runtime.epoch(),
+               runtime_options.target);
+  loop.RunForever();
+  return exit_code == kExitOk ? kExitOk : (exit_code == kExitSupervisorGone ? kExitSupervisorGone : kExitInternal);
+}

@@ -1,0 +1,518 @@
+// hourglass-bridgehost as a real process against a real hourglass-devserver,
+// driven over its IPC socket. The test plays the language side with raw Core
+// protos; where a workflow worker is needed (to schedule activities) it plays
+// one directly against the dev server's gRPC API.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "hourglass/ipc/v1/control.pb.h"
+#include "ipc/client.h"
+#include "ipc/envelope.h"
+#include "ipc/frame.h"
+#include "ipc/unix_socket.h"
+#include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+#include "tests/testing/process.h"
+
+namespace hourglass {
+namespace {
+
+using namespace std::chrono_literals;
+namespace v1 = ipc::v1;
+namespace wsv = temporal::api::workflowservice::v1;
+namespace enums = temporal::api::enums::v1;
+using testing::ChildProcess;
+
+class DevServer {
+ public:
+  DevServer() {
+    char tmpl[] = "/tmp/hg-bh-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-devserver", "--port", "0",
+                                   "--db-filename", dir_ + "/dev.db", "--log-level", "warn"},
+                                  {},
+                                  true,
+                                  dir_ + "/devserver.log"});
+    EXPECT_TRUE(p.has_value());
+    process_.emplace(std::move(*p));
+    auto line = process_->WaitForLine("ready on", 20s);
+    EXPECT_TRUE(line.has_value()) << "dev server did not start";
+    address_ = line ? testing::AddressFromReadyLine(*line) : "";
+    stub_ = wsv::WorkflowService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+  ~DevServer() {
+    process_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& address() const { return address_; }
+  wsv::WorkflowService::Stub& stub() { return *stub_; }
+
+ private:
+  std::string dir_;
+  std::optional<ChildProcess> process_;
+  std::string address_;
+  std::unique_ptr<wsv::WorkflowService::Stub> stub_;
+};
+
+DevServer* g_server = nullptr;
+
+class BridgeHostTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { g_server = new DevServer(); }
+  static void TearDownTestSuite() {
+    delete g_server;
+    g_server = nullptr;
+  }
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/hg-bhr-XXXXXX";
+    runtime_dir_ = ::mkdtemp(tmpl);
+    auto pair = ipc::MakeSocketPair();
+    ASSERT_TRUE(pair.ok());
+    control_ = std::move(pair->first);
+    ipc::UniqueFd child_end = std::move(pair->second);
+    auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target",
+                                   g_server->address(), "--runtime-dir", runtime_dir_ + "/run",
+                                   "--control-fd", "3", "--log-level", "warn"},
+                                  {{3, child_end.get()}},
+                                  false,
+                                  runtime_dir_ + "/bridgehost.log"});
+    ASSERT_TRUE(p.has_value());
+    bridge_.emplace(std::move(*p));
+    // The first control message is READY, with the socket and the epoch.
+    auto ready = ReadControl(20s);
+    ASSERT_TRUE(ready.has_value()) << "no READY on the control channel";
+    ASSERT_TRUE(ready->has_ready());
+    socket_path_ = ready->ready().socket_path();
+    epoch_ = ready->ready().bridge_epoch();
+  }
+
+  void TearDown() override {
+    bridge_.reset();
+    std::filesystem::remove_all(runtime_dir_);
+  }
+
+  std::optional<v1::ControlMessage> ReadControl(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto item = control_decoder_.Next();
+      if (item.status == ipc::FrameDecoder::Status::kFrame) {
+        v1::ControlMessage m;
+        if (!m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()))) return std::nullopt;
+        if (m.has_heartbeat()) continue;
+        return m;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd pfd{control_.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+      auto span = control_decoder_.WritableSpan(4096);
+      const ssize_t n = ::read(control_.get(), span.data(), span.size());
+      if (n <= 0) return std::nullopt;
+      control_decoder_.Commit(static_cast<size_t>(n));
+    }
+  }
+
+  ipc::BlockingClient Connect(v1::Role role = v1::ROLE_WORKER) {
+    ipc::ClientOptions o;
+    o.socket_path = socket_path_;
+    o.hello.set_role(role);
+    auto c = ipc::BlockingClient::Connect(o, 5s);
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : ipc::Describe(c.error()));
+    return std::move(c).value();
+  }
+
+  static v1::Request Register(const std::string& queue) {
+    v1::Request r;
+    r.mutable_register_worker()->mutable_options()->set_task_queue(queue);
+    return r;
+  }
+  static v1::Request IsRegistered(const std::string& queue) {
+    v1::Request r;
+    r.mutable_is_registered()->set_task_queue(queue);
+    return r;
+  }
+  static v1::Request PollActivity(const std::string& queue) {
+    v1::Request r;
+    r.mutable_poll_activity_task()->set_task_queue(queue);
+    return r;
+  }
+
+  // Starts a workflow on `queue` and, playing its workflow worker, completes
+  // the first workflow task with one ScheduleActivityTask command.
+  std::string StartWorkflowWithActivity(const std::string& id, const std::string& queue,
+                                        int heartbeat_timeout_s = 0) {
+    wsv::StartWorkflowExecutionRequest start;
+    start.set_namespace_("default");
+    start.set_workflow_id(id);
+    start.mutable_workflow_type()->set_name("Wf");
+    start.mutable_task_queue()->set_name(queue);
+    start.set_request_id(id);
+    wsv::StartWorkflowExecutionResponse started;
+    grpc::ClientContext c1;
+    EXPECT_TRUE(g_server->stub().StartWorkflowExecution(&c1, start, &started).ok());
+    wsv::PollWorkflowTaskQueueRequest poll;
+    poll.set_namespace_("default");
+    poll.mutable_task_queue()->set_name(queue);
+    wsv::PollWorkflowTaskQueueResponse task;
+    grpc::ClientContext c2;
+    c2.set_deadline(std::chrono::system_clock::now() + 10s);
+    EXPECT_TRUE(g_server->stub().PollWorkflowTaskQueue(&c2, poll, &task).ok());
+    EXPECT_FALSE(task.task_token().empty());
+    wsv::RespondWorkflowTaskCompletedRequest done;
+    done.set_task_token(task.task_token());
+    auto* cmd = done.add_commands();
+    cmd->set_command_type(enums::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK);
+    auto* a = cmd->mutable_schedule_activity_task_command_attributes();
+    a->set_activity_id("act-1");
+    a->mutable_activity_type()->set_name("Greet");
+    a->mutable_task_queue()->set_name(queue);
+    a->mutable_start_to_close_timeout()->set_seconds(60);
+    if (heartbeat_timeout_s > 0) a->mutable_heartbeat_timeout()->set_seconds(heartbeat_timeout_s);
+    a->mutable_input()->add_payloads()->set_data("\"World\"");
+    wsv::RespondWorkflowTaskCompletedResponse resp;
+    grpc::ClientContext c3;
+    EXPECT_TRUE(g_server->stub().RespondWorkflowTaskCompleted(&c3, done, &resp).ok());
+    return started.run_id();
+  }
+
+  std::vector<enums::EventType> HistoryTypes(const std::string& id) {
+    wsv::GetWorkflowExecutionHistoryRequest req;
+    req.set_namespace_("default");
+    req.mutable_execution()->set_workflow_id(id);
+    wsv::GetWorkflowExecutionHistoryResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(g_server->stub().GetWorkflowExecutionHistory(&ctx, req, &resp).ok());
+    std::vector<enums::EventType> out;
+    for (const auto& e : resp.history().events()) out.push_back(e.event_type());
+    return out;
+  }
+
+  std::string runtime_dir_;
+  ipc::UniqueFd control_;
+  ipc::FrameDecoder control_decoder_;
+  std::optional<ChildProcess> bridge_;
+  std::string socket_path_;
+  uint64_t epoch_ = 0;
+};
+
+TEST_F(BridgeHostTest, Ready_ReportsSocketAndEpochAndTheSocketIsPrivate) {
+  EXPECT_NE(epoch_, 0u);
+  struct stat st{};
+  ASSERT_EQ(::stat((runtime_dir_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto c = Connect();
+  EXPECT_EQ(c.welcome().bridge_epoch(), epoch_);
+  EXPECT_EQ(c.welcome().target(), g_server->address());
+}
+
+TEST_F(BridgeHostTest, Control_StatsAnswerTheSupervisor) {
+  auto c = Connect();
+  ASSERT_TRUE(c.Call(Register("stats-q"), 10s).ok());
+  v1::ControlMessage ask;
+  ask.set_seq(7);
+  ask.mutable_stats_request();
+  auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
+  ASSERT_EQ(::write(control_.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+  auto reply = ReadControl(10s);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->seq(), 7u);
+  EXPECT_EQ(reply->stats().bridge_epoch(), epoch_);
+  ASSERT_EQ(reply->stats().registered_task_queues_size(), 1);
+  EXPECT_EQ(reply->stats().registered_task_queues(0), "stats-q");
+}
+
+TEST_F(BridgeHostTest, Control_EofMeansTheSupervisorIsGoneAndTheBridgeExits) {
+  control_.Reset();
+  const int status = bridge_->Wait(10s);
+  ASSERT_NE(status, -1) << "the bridge host must exit when its control channel closes";
+  EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+}
+
+TEST_F(BridgeHostTest, Client_StartDescribeSignalTerminateAwaitAndHistory) {
+  auto c = Connect(v1::ROLE_CLIENT);
+  v1::Request start;
+  auto* s = start.mutable_start_workflow()->mutable_request();
+  s->set_workflow_id("client-1");
+  s->mutable_workflow_type()->set_name("Wf");
+  s->mutable_task_queue()->set_name("client-q");
+  auto started = c.Call(start, 10s);
+  ASSERT_TRUE(started.ok()) << ipc::Describe(started.error());
+  const std::string run_id = started->start_workflow().response().run_id();
+  EXPECT_FALSE(run_id.empty());
+
+  auto dup = c.Call(start, 10s);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().kind(), v1::ERROR_KIND_ALREADY_STARTED);
+  EXPECT_EQ(dup.error().run_id(), run_id);
+
+  v1::Request describe;
+  describe.mutable_describe_workflow()->mutable_request()->mutable_execution()->set_workflow_id("client-1");
+  auto described = c.Call(describe, 10s);
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(described->describe_workflow().response().workflow_execution_info().status(),
+            enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+
+  v1::Request signal;
+  auto* sig = signal.mutable_signal_workflow()->mutable_request();
+  sig->mutable_workflow_execution()->set_workflow_id("client-1");
+  sig->set_signal_name("poke");
+  ASSERT_TRUE(c.Call(signal, 10s).ok());
+
+  // Await in a second connection while this one terminates.
+  std::thread awaiter([&] {
+    auto w = Connect(v1::ROLE_CLIENT);
+    v1::Request await;
+    await.mutable_await_result()->mutable_execution()->set_workflow_id("client-1");
+    auto closed = w.Call(await, 30s);
+    ASSERT_TRUE(closed.ok()) << ipc::Describe(closed.error());
+    EXPECT_EQ(closed->await_result().close_event().event_type(),
+              enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED);
+  });
+  v1::Request terminate;
+  auto* t = terminate.mutable_terminate_workflow()->mutable_request();
+  t->mutable_workflow_execution()->set_workflow_id("client-1");
+  t->set_reason("test");
+  ASSERT_TRUE(c.Call(terminate, 10s).ok());
+  awaiter.join();
+
+  v1::Request fetch;
+  fetch.mutable_fetch_history()->mutable_request()->mutable_execution()->set_workflow_id("client-1");
+  auto history = c.Call(fetch, 10s);
+  ASSERT_TRUE(history.ok());
+  const auto& events = history->fetch_history().history().events();
+  ASSERT_GE(events.size(), 3);
+  EXPECT_EQ(events[0].event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  EXPECT_EQ(events[events.size() - 1].event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED);
+}
+
+TEST_F(BridgeHostTest, Client_ErrorsAreTyped) {
+  auto c = Connect(v1::ROLE_CLIENT);
+  v1::Request describe;
+  describe.mutable_describe_workflow()->mutable_request()->mutable_execution()->set_workflow_id("nope");
+  auto missing = c.Call(describe, 10s);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind(), v1::ERROR_KIND_NOT_FOUND);
+  EXPECT_EQ(missing.error().grpc_code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+
+  v1::Request ns;
+  ns.mutable_describe_namespace()->mutable_request()->set_namespace_("no-such-namespace");
+  auto bad_ns = c.Call(ns, 10s);
+  ASSERT_FALSE(bad_ns.ok());
+  EXPECT_EQ(bad_ns.error().kind(), v1::ERROR_KIND_NOT_FOUND);
+
+  v1::Request stale = describe;
+  stale.set_epoch(epoch_ + 1);
+  auto st = c.Call(stale, 10s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind(), v1::ERROR_KIND_STALE_EPOCH);
+}
+
+TEST_F(BridgeHostTest, Holder_DuplicateRegistrationIsRefusedInFlightAndAfter) {
+  auto c = Connect();
+  // Two registrations back to back: the second arrives while the first is in
+  // flight (it waits for DescribeNamespace).
+  v1::Envelope a;
+  a.set_request_id(100);
+  *a.mutable_request() = Register("dup-q");
+  v1::Envelope b = a;
+  b.set_request_id(101);
+  ASSERT_TRUE(c.SendRaw(*ipc::EncodeMessageFrame(a, 1 << 20) + *ipc::EncodeMessageFrame(b, 1 << 20), 5s).ok());
+  std::map<uint64_t, v1::Response> replies;
+  while (replies.size() < 2) {
+    auto env = c.ReadEnvelope(10s);
+    ASSERT_TRUE(env.ok());
+    if (env->has_response()) replies[env->request_id()] = env->response();
+  }
+  EXPECT_TRUE(replies[100].has_register_worker());
+  EXPECT_EQ(replies[100].register_worker().bridge_epoch(), epoch_);
+  EXPECT_EQ(replies[101].error().kind(), v1::ERROR_KIND_ALREADY_REGISTERED);
+  auto again = c.Call(Register("dup-q"), 10s);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().kind(), v1::ERROR_KIND_ALREADY_REGISTERED);
+}
+
+TEST_F(BridgeHostTest, Holder_UnregisterIsVisibleAtOnceAndParkedPollsGetShutdown) {
+  auto owner = Connect();
+  ASSERT_TRUE(owner.Call(Register("unreg-q"), 10s).ok());
+  std::thread poller([&] {
+    auto p = Connect();
+    auto r = p.Call(PollActivity("unreg-q"), 30s);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind(), v1::ERROR_KIND_SHUTDOWN);
+  });
+  // Wait until the poll is parked (the bridge reports it in its stats).
+  for (int i = 0; i < 200; ++i) {
+    v1::ControlMessage ask;
+    ask.set_seq(1);
+    ask.mutable_stats_request();
+    auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
+    ASSERT_EQ(::write(control_.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+    auto reply = ReadControl(5s);
+    ASSERT_TRUE(reply.has_value());
+    if (reply->stats().parked_polls() == 1) break;
+  }
+  v1::Request unregister;
+  unregister.mutable_unregister_worker()->set_task_queue("unreg-q");
+  auto u = owner.Call(unregister, 10s);
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->unregister_worker().was_registered());
+  auto is = owner.Call(IsRegistered("unreg-q"), 10s);
+  ASSERT_TRUE(is.ok());
+  EXPECT_FALSE(is->is_registered().registered());
+  poller.join();
+}
+
+TEST_F(BridgeHostTest, Holder_OwnerDisconnectUnregistersTheQueue) {
+  auto observer = Connect(v1::ROLE_CLIENT);
+  {
+    auto owner = Connect();
+    ASSERT_TRUE(owner.Call(Register("owned-q"), 10s).ok());
+    auto is = observer.Call(IsRegistered("owned-q"), 10s);
+    ASSERT_TRUE(is.ok());
+    EXPECT_TRUE(is->is_registered().registered());
+  }  // the owning connection closes
+  bool registered = true;
+  for (int i = 0; i < 500 && registered; ++i) {
+    auto is = observer.Call(IsRegistered("owned-q"), 10s);
+    ASSERT_TRUE(is.ok());
+    registered = is->is_registered().registered();
+  }
+  EXPECT_FALSE(registered);
+}
+
+TEST_F(BridgeHostTest, Activity_PollCompleteEndToEnd) {
+  auto worker = Connect();
+  ASSERT_TRUE(worker.Call(Register("act-q"), 10s).ok());
+  StartWorkflowWithActivity("act-wf-1", "act-q");
+  auto task = worker.Call(PollActivity("act-q"), 30s);
+  ASSERT_TRUE(task.ok()) << ipc::Describe(task.error());
+  const auto& t = task->poll_activity_task().task();
+  ASSERT_TRUE(t.has_start());
+  EXPECT_EQ(t.start().activity_type(), "Greet");
+  EXPECT_EQ(t.start().attempt(), 1u);
+  ASSERT_EQ(t.start().input_size(), 1);
+  EXPECT_EQ(t.start().input(0).data(), "\"World\"");
+  v1::Request complete;
+  auto* cc = complete.mutable_complete_activity_task();
+  cc->set_task_queue("act-q");
+  cc->mutable_completion()->set_task_token(t.task_token());
+  cc->mutable_completion()->mutable_result()->mutable_completed()->mutable_result()->set_data("\"Hello\"");
+  auto done = worker.Call(complete, 10s);
+  ASSERT_TRUE(done.ok()) << ipc::Describe(done.error());
+  const auto types = HistoryTypes("act-wf-1");
+  ASSERT_GE(types.size(), 7u);
+  EXPECT_EQ(types[5], enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  EXPECT_EQ(types[6], enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+}
+
+TEST_F(BridgeHostTest, Activity_DeadPollersTaskGoesToTheNextPoller) {
+  auto owner = Connect();
+  ASSERT_TRUE(owner.Call(Register("handoff-q"), 10s).ok());
+  {
+    // A poller parks, then its process "dies" (the connection closes).
+    auto doomed = Connect();
+    v1::Envelope env;
+    env.set_request_id(5);
+    *env.mutable_request() = PollActivity("handoff-q");
+    ASSERT_TRUE(doomed.SendRaw(*ipc::EncodeMessageFrame(env, 1 << 20), 5s).ok());
+  }
+  std::optional<ipc::Result<v1::Response>> got;
+  std::thread survivor([&] {
+    auto p = Connect();
+    got = p.Call(PollActivity("handoff-q"), 30s);
+  });
+  StartWorkflowWithActivity("handoff-wf", "handoff-q");
+  const auto t0 = std::chrono::steady_clock::now();
+  survivor.join();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << ipc::Describe(got->error());
+  EXPECT_TRUE((*got)->poll_activity_task().task().has_start());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "no wait for a timeout";
+}
+
+TEST_F(BridgeHostTest, Activity_CancelRequestArrivesThroughHeartbeatAsACancelTask) {
+  auto worker = Connect();
+  ASSERT_TRUE(worker.Call(Register("cancel-q"), 10s).ok());
+  StartWorkflowWithActivity("cancel-wf", "cancel-q", /*heartbeat_timeout_s=*/30);
+  auto task = worker.Call(PollActivity("cancel-q"), 30s);
+  ASSERT_TRUE(task.ok());
+  const std::string token = task->poll_activity_task().task().task_token();
+  // The workflow asks for cancellation: play its worker through a signal-driven task.
+  wsv::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("cancel-wf");
+  sig.set_signal_name("cancel");
+  wsv::SignalWorkflowExecutionResponse sig_resp;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(g_server->stub().SignalWorkflowExecution(&c1, sig, &sig_resp).ok());
+  wsv::PollWorkflowTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name("cancel-q");
+  wsv::PollWorkflowTaskQueueResponse wt;
+  grpc::ClientContext c2;
+  c2.set_deadline(std::chrono::system_clock::now() + 10s);
+  ASSERT_TRUE(g_server->stub().PollWorkflowTaskQueue(&c2, poll, &wt).ok());
+  wsv::RespondWorkflowTaskCompletedRequest done;
+  done.set_task_token(wt.task_token());
+  auto* cmd = done.add_commands();
+  cmd->set_command_type(enums::COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK);
+  cmd->mutable_request_cancel_activity_task_command_attributes()->set_scheduled_event_id(5);
+  wsv::RespondWorkflowTaskCompletedResponse resp;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(g_server->stub().RespondWorkflowTaskCompleted(&c3, done, &resp).ok());
+
+  v1::Request hb;
+  hb.mutable_record_activity_heartbeat()->set_task_queue("cancel-q");
+  hb.mutable_record_activity_heartbeat()->mutable_heartbeat()->set_task_token(token);
+  ASSERT_TRUE(worker.Call(hb, 10s).ok());
+  auto cancel = worker.Call(PollActivity("cancel-q"), 30s);
+  ASSERT_TRUE(cancel.ok()) << ipc::Describe(cancel.error());
+  const auto& ct = cancel->poll_activity_task().task();
+  ASSERT_TRUE(ct.has_cancel());
+  EXPECT_EQ(ct.task_token(), token);
+  EXPECT_EQ(ct.cancel().reason(), coresdk::activity_task::CANCELLED);
+  EXPECT_TRUE(ct.cancel().details().is_cancelled());
+
+  v1::Request complete;
+  auto* cc = complete.mutable_complete_activity_task();
+  cc->set_task_queue("cancel-q");
+  cc->mutable_completion()->set_task_token(token);
+  cc->mutable_completion()->mutable_result()->mutable_cancelled()->mutable_failure()->mutable_canceled_failure_info();
+  ASSERT_TRUE(worker.Call(complete, 10s).ok());
+  const auto types = HistoryTypes("cancel-wf");
+  EXPECT_NE(std::find(types.begin(), types.end(), enums::EVENT_TYPE_ACTIVITY_TASK_CANCELED), types.end());
+}
+
+TEST_F(BridgeHostTest, Activity_GarbageCompletionGetsATypedErrorAndTheBridgeLivesOn) {
+  auto worker = Connect();
+  ASSERT_TRUE(worker.Call(Register("garbage-q"), 10s).ok());
+  v1::Request complete;
+  auto* cc = complete.mutable_complete_activity_task();
+  cc->set_task_queue("garbage-q");
+  cc->mutable_completion()->set_task_token("\x01\x02garbage");
+  cc->mutable_completion()->mutable_result()->mutable_completed();
+  auto r = worker.Call(complete, 10s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), v1::ERROR_KIND_INVALID_ARGUMENT);
+  v1::Request empty_result = complete;
+  empty_result.mutable_complete_activity_task()->mutable_completion()->clear_result();
+  auto e = worker.Call(empty_result, 10s);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().kind(), v1::ERROR_KIND_INVALID_ARGUMENT);
+  v1::Request ping;
+  ping.mutable_ping()->set_payload("alive");
+  EXPECT_TRUE(worker.Call(ping, 5s).ok());
+}
+
+}  // namespace
+}  // namespace hourglass
