@@ -40,7 +40,10 @@ std::vector<std::string> Holder::registered_queues() const {
 
 size_t Holder::parked_polls() const {
   size_t n = 0;
-  for (const auto& [q, h] : handles_) n += h.activities ? h.activities->parked_polls() : 0;
+  for (const auto& [q, h] : handles_) {
+    n += h.activities ? h.activities->parked_polls() : 0;
+    n += h.workflows ? h.workflows->parked_polls() : 0;
+  }
   return n;
 }
 
@@ -127,19 +130,41 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       h->activities->Heartbeat(request.record_activity_heartbeat().heartbeat(), std::move(responder));
       return;
     }
-    case v1::Request::kPollWorkflowActivation:
-    case v1::Request::kCompleteWorkflowActivation:
-    case v1::Request::kRequestWorkflowEviction:
+    case v1::Request::kPollWorkflowActivation: {
+      Handle* h = Find(request.poll_workflow_activation().task_queue());
+      if (h == nullptr) return not_registered(request.poll_workflow_activation().task_queue());
+      if (h->options.no_workflows()) {
+        responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "this worker was registered with no_workflows"));
+        return;
+      }
+      h->workflows->Poll(std::move(responder));
+      return;
+    }
+    case v1::Request::kCompleteWorkflowActivation: {
+      Handle* h = Find(request.complete_workflow_activation().task_queue());
+      if (h == nullptr) return not_registered(request.complete_workflow_activation().task_queue());
+      h->workflows->Complete(request.complete_workflow_activation().completion(), std::move(responder));
+      return;
+    }
+    case v1::Request::kRequestWorkflowEviction: {
+      Handle* h = Find(request.request_workflow_eviction().task_queue());
+      if (h == nullptr) return not_registered(request.request_workflow_eviction().task_queue());
+      h->workflows->RequestEviction(request.request_workflow_eviction().run_id(),
+                                    request.request_workflow_eviction().reason());
+      v1::Response out;
+      out.mutable_request_workflow_eviction();
+      responder.Reply(std::move(out));
+      return;
+    }
     case v1::Request::kReplayerNew:
     case v1::Request::kReplayerPushHistory:
     case v1::Request::kReplayerPollActivation:
     case v1::Request::kReplayerCompleteActivation:
     case v1::Request::kReplayerCloseFeeder:
-      // The workflow half of Core is being built (issue 4); say so plainly.
+      // The replayer's IPC side comes next (core::HistoryReplay exists); say so plainly.
       responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_INTERNAL,
                                           ipc::RequestKindName(request) +
-                                              " is not available yet: the workflow half of the "
-                                              "bridge host's Core is not built"));
+                                              " is not available yet: the replayer is not wired to IPC"));
       return;
     default:
       if (client_.Handle(request, responder)) return;
@@ -192,6 +217,7 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                   h.options = options;
                   h.owner = owner;
                   h.activities = std::make_unique<ActivityWorker>(runtime_, options.namespace_(), queue, options);
+                  h.workflows = std::make_unique<WorkflowWorker>(runtime_, options.namespace_(), queue, options);
                   spdlog::info("bridgehost: registered task queue {} (namespace {})", queue,
                                options.namespace_());
                   v1::Response out;
@@ -209,11 +235,13 @@ void Holder::Unregister(const std::string& task_queue, const char* why) {
   handles_.erase(it);
   spdlog::info("bridgehost: task queue {} {}", task_queue, why);
   if (handle.activities) handle.activities->Shutdown();
+  if (handle.workflows) handle.workflows->Shutdown();
 }
 
 void Holder::OnCancel(ipc::Connection& connection, uint64_t request_id) {
   for (auto& [q, h] : handles_) {
     if (h.activities) h.activities->CancelPoll(connection.id(), request_id);
+    if (h.workflows) h.workflows->CancelPoll(connection.id(), request_id);
   }
 }
 

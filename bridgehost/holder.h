@@ -22,6 +22,7 @@
 #include "bridgehost/activity_worker.h"
 #include "bridgehost/client_requests.h"
 #include "bridgehost/runtime.h"
+#include "bridgehost/workflow_worker.h"
 #include "ipc/server.h"
 
 namespace hourglass::bridgehost {
@@ -49,6 +50,7 @@ class Holder : public ipc::RequestHandler {
     ipc::v1::WorkerOptions options;
     ipc::ConnectionId owner = 0;
     std::unique_ptr<ActivityWorker> activities;
+    std::unique_ptr<WorkflowWorker> workflows;
   };
 
   void Register(ipc::Connection& connection, ipc::v1::RegisterWorkerRequest& request,

@@ -146,6 +146,63 @@ class BridgeHostTest : public ::testing::Test {
     return r;
   }
 
+
+  static v1::Request PollWorkflow(const std::string& queue) {
+    v1::Request r;
+    r.mutable_poll_workflow_activation()->set_task_queue(queue);
+    return r;
+  }
+
+  coresdk::workflow_activation::WorkflowActivation NextActivation(ipc::BlockingClient& c, const std::string& queue) {
+    auto r = c.Call(PollWorkflow(queue), 30s);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : ipc::Describe(r.error()));
+    return r.ok() ? r->poll_workflow_activation().activation() : coresdk::workflow_activation::WorkflowActivation();
+  }
+
+  ipc::Result<v1::Response> CompleteActivation(ipc::BlockingClient& c, const std::string& queue,
+                                               const std::string& run_id,
+                                               std::vector<coresdk::workflow_commands::WorkflowCommand> cmds) {
+    v1::Request r;
+    auto* cc = r.mutable_complete_workflow_activation();
+    cc->set_task_queue(queue);
+    cc->mutable_completion()->set_run_id(run_id);
+    auto* ok = cc->mutable_completion()->mutable_successful();
+    for (auto& cmd : cmds) *ok->add_commands() = std::move(cmd);
+    return c.Call(r, 30s);
+  }
+
+  static coresdk::workflow_commands::WorkflowCommand TimerCmd(uint32_t seq, int64_t ms) {
+    coresdk::workflow_commands::WorkflowCommand c;
+    c.mutable_start_timer()->set_seq(seq);
+    c.mutable_start_timer()->mutable_start_to_fire_timeout()->set_seconds(ms / 1000);
+    c.mutable_start_timer()->mutable_start_to_fire_timeout()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+    return c;
+  }
+  static coresdk::workflow_commands::WorkflowCommand CompleteCmd(const std::string& json) {
+    coresdk::workflow_commands::WorkflowCommand c;
+    auto* p = c.mutable_complete_workflow_execution()->mutable_result();
+    (*p->mutable_metadata())["encoding"] = "json/plain";
+    p->set_data(json);
+    return c;
+  }
+
+  std::string StartViaBridge(ipc::BlockingClient& c, const std::string& id, const std::string& queue) {
+    v1::Request start;
+    auto* s = start.mutable_start_workflow()->mutable_request();
+    s->set_workflow_id(id);
+    s->mutable_workflow_type()->set_name("Wf");
+    s->mutable_task_queue()->set_name(queue);
+    auto r = c.Call(start, 10s);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : ipc::Describe(r.error()));
+    return r.ok() ? r->start_workflow().response().run_id() : "";
+  }
+
+  static v1::Request RegisterWith(const std::string& queue, uint32_t max_cached) {
+    v1::Request r = Register(queue);
+    r.mutable_register_worker()->mutable_options()->set_max_cached_workflows(max_cached);
+    return r;
+  }
+
   // Starts a workflow on `queue` and, playing its workflow worker, completes
   // the first workflow task with one ScheduleActivityTask command.
   std::string StartWorkflowWithActivity(const std::string& id, const std::string& queue,
@@ -512,6 +569,169 @@ TEST_F(BridgeHostTest, Activity_GarbageCompletionGetsATypedErrorAndTheBridgeLive
   v1::Request ping;
   ping.mutable_ping()->set_payload("alive");
   EXPECT_TRUE(worker.Call(ping, 5s).ok());
+}
+
+
+TEST_F(BridgeHostTest, Workflow_TimerThenCompleteEndToEnd) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("wf-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-timer", "wf-q");
+  auto a1 = NextActivation(w, "wf-q");
+  ASSERT_EQ(a1.run_id(), run_id);
+  ASSERT_EQ(a1.jobs_size(), 1);
+  ASSERT_TRUE(a1.jobs(0).has_initialize_workflow());
+  EXPECT_EQ(a1.jobs(0).initialize_workflow().workflow_type(), "Wf");
+  EXPECT_NE(a1.jobs(0).initialize_workflow().randomness_seed(), 0u);
+  EXPECT_FALSE(a1.is_replaying());
+  ASSERT_TRUE(CompleteActivation(w, "wf-q", run_id, {TimerCmd(1, 100)}).ok());
+  auto a2 = NextActivation(w, "wf-q");
+  ASSERT_EQ(a2.jobs_size(), 1);
+  ASSERT_TRUE(a2.jobs(0).has_fire_timer()) << a2.DebugString();
+  EXPECT_EQ(a2.jobs(0).fire_timer().seq(), 1u);
+  ASSERT_TRUE(CompleteActivation(w, "wf-q", run_id, {CompleteCmd("\"done\"")}).ok());
+  auto a3 = NextActivation(w, "wf-q");
+  ASSERT_EQ(a3.jobs_size(), 1);
+  ASSERT_TRUE(a3.jobs(0).has_remove_from_cache());
+  EXPECT_EQ(a3.jobs(0).remove_from_cache().reason(),
+            coresdk::workflow_activation::RemoveFromCache::WORKFLOW_EXECUTION_ENDING);
+  ASSERT_TRUE(CompleteActivation(w, "wf-q", run_id, {}).ok());
+  v1::Request await;
+  await.mutable_await_result()->mutable_execution()->set_workflow_id("wf-timer");
+  auto closed = w.Call(await, 30s);
+  ASSERT_TRUE(closed.ok());
+  ASSERT_EQ(closed->await_result().close_event().event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  EXPECT_EQ(closed->await_result().close_event().workflow_execution_completed_event_attributes().result().payloads(0).data(),
+            "\"done\"");
+  EXPECT_EQ(HistoryTypes("wf-timer"),
+            (std::vector<enums::EventType>{
+                enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                enums::EVENT_TYPE_WORKFLOW_TASK_STARTED, enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                enums::EVENT_TYPE_TIMER_STARTED, enums::EVENT_TYPE_TIMER_FIRED,
+                enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enums::EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED}));
+}
+
+TEST_F(BridgeHostTest, Workflow_ActivityResolvedThroughTheBridge) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("wfa-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-act", "wfa-q");
+  auto a1 = NextActivation(w, "wfa-q");
+  coresdk::workflow_commands::WorkflowCommand sched;
+  auto* sa = sched.mutable_schedule_activity();
+  sa->set_seq(1);
+  sa->set_activity_id("1");
+  sa->set_activity_type("Greet");
+  sa->mutable_start_to_close_timeout()->set_seconds(10);
+  ASSERT_TRUE(CompleteActivation(w, "wfa-q", run_id, {sched}).ok());
+  auto task = w.Call(PollActivity("wfa-q"), 30s);
+  ASSERT_TRUE(task.ok());
+  v1::Request complete;
+  auto* cc = complete.mutable_complete_activity_task();
+  cc->set_task_queue("wfa-q");
+  cc->mutable_completion()->set_task_token(task->poll_activity_task().task().task_token());
+  cc->mutable_completion()->mutable_result()->mutable_completed()->mutable_result()->set_data("\"hi\"");
+  ASSERT_TRUE(w.Call(complete, 10s).ok());
+  auto a2 = NextActivation(w, "wfa-q");
+  ASSERT_EQ(a2.jobs_size(), 1);
+  ASSERT_TRUE(a2.jobs(0).has_resolve_activity());
+  EXPECT_EQ(a2.jobs(0).resolve_activity().seq(), 1u);
+  EXPECT_EQ(a2.jobs(0).resolve_activity().result().completed().result().data(), "\"hi\"");
+  ASSERT_TRUE(CompleteActivation(w, "wfa-q", run_id, {CompleteCmd("\"hi\"")}).ok());
+  EXPECT_TRUE(NextActivation(w, "wfa-q").jobs(0).has_remove_from_cache());
+}
+
+TEST_F(BridgeHostTest, Workflow_QueryIsAnsweredByTheWorkflowCode) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("wfq-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-query", "wfq-q");
+  NextActivation(w, "wfq-q");
+  ASSERT_TRUE(CompleteActivation(w, "wfq-q", run_id, {TimerCmd(1, 600000)}).ok());
+  std::optional<ipc::Result<v1::Response>> answer;
+  std::thread client([&] {
+    auto c = Connect(v1::ROLE_CLIENT);
+    v1::Request q;
+    auto* qr = q.mutable_query_workflow()->mutable_request();
+    qr->mutable_execution()->set_workflow_id("wf-query");
+    qr->mutable_query()->set_query_type("state");
+    answer = c.Call(q, 30s);
+  });
+  auto a = NextActivation(w, "wfq-q");
+  ASSERT_EQ(a.jobs_size(), 1);
+  ASSERT_TRUE(a.jobs(0).has_query_workflow()) << a.DebugString();
+  EXPECT_EQ(a.jobs(0).query_workflow().query_type(), "state");
+  coresdk::workflow_commands::WorkflowCommand reply;
+  reply.mutable_respond_to_query()->set_query_id(a.jobs(0).query_workflow().query_id());
+  reply.mutable_respond_to_query()->mutable_succeeded()->mutable_response()->set_data("\"waiting\"");
+  ASSERT_TRUE(CompleteActivation(w, "wfq-q", run_id, {reply}).ok());
+  client.join();
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(answer->ok()) << ipc::Describe(answer->error());
+  EXPECT_EQ((*answer)->query_workflow().response().query_result().payloads(0).data(), "\"waiting\"");
+}
+
+TEST_F(BridgeHostTest, Workflow_WithoutCacheEveryTaskReplaysTheFullHistory) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(RegisterWith("nocache-q", 0), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-nocache", "nocache-q");
+  NextActivation(w, "nocache-q");
+  ASSERT_TRUE(CompleteActivation(w, "nocache-q", run_id, {TimerCmd(1, 100)}).ok());
+  auto evict = NextActivation(w, "nocache-q");
+  ASSERT_TRUE(evict.jobs(0).has_remove_from_cache());
+  EXPECT_EQ(evict.jobs(0).remove_from_cache().reason(), coresdk::workflow_activation::RemoveFromCache::CACHE_FULL);
+  ASSERT_TRUE(CompleteActivation(w, "nocache-q", run_id, {}).ok());
+  auto replay = NextActivation(w, "nocache-q");
+  ASSERT_TRUE(replay.jobs(0).has_initialize_workflow());
+  EXPECT_TRUE(replay.is_replaying());
+  ASSERT_TRUE(CompleteActivation(w, "nocache-q", run_id, {TimerCmd(1, 100)}).ok());
+  auto fired = NextActivation(w, "nocache-q");
+  ASSERT_TRUE(fired.jobs(0).has_fire_timer());
+  EXPECT_FALSE(fired.is_replaying());
+  ASSERT_TRUE(CompleteActivation(w, "nocache-q", run_id, {CompleteCmd("1")}).ok());
+  EXPECT_TRUE(NextActivation(w, "nocache-q").jobs(0).has_remove_from_cache());
+}
+
+TEST_F(BridgeHostTest, Workflow_NondeterminismFailsTheTaskAndEvicts) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(RegisterWith("nde-q", 0), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-nde", "nde-q");
+  NextActivation(w, "nde-q");
+  ASSERT_TRUE(CompleteActivation(w, "nde-q", run_id, {TimerCmd(1, 100)}).ok());
+  NextActivation(w, "nde-q");  // the CACHE_FULL eviction
+  ASSERT_TRUE(CompleteActivation(w, "nde-q", run_id, {}).ok());
+  NextActivation(w, "nde-q");  // replay: InitializeWorkflow
+  coresdk::workflow_commands::WorkflowCommand other;
+  other.mutable_schedule_activity()->set_seq(1);
+  other.mutable_schedule_activity()->set_activity_id("1");
+  other.mutable_schedule_activity()->set_activity_type("Changed");
+  other.mutable_schedule_activity()->mutable_start_to_close_timeout()->set_seconds(5);
+  ASSERT_TRUE(CompleteActivation(w, "nde-q", run_id, {other}).ok());
+  auto evict = NextActivation(w, "nde-q");
+  ASSERT_TRUE(evict.jobs(0).has_remove_from_cache());
+  EXPECT_EQ(evict.jobs(0).remove_from_cache().reason(), coresdk::workflow_activation::RemoveFromCache::NONDETERMINISM);
+  ASSERT_TRUE(CompleteActivation(w, "nde-q", run_id, {}).ok());
+  const auto types = HistoryTypes("wf-nde");
+  EXPECT_NE(std::find(types.begin(), types.end(), enums::EVENT_TYPE_WORKFLOW_TASK_FAILED), types.end());
+}
+
+TEST_F(BridgeHostTest, Workflow_MalformedCompletionsGetTypedErrors) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("bad-q"), 10s).ok());
+  auto unknown = CompleteActivation(w, "bad-q", "no-such-run", {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind(), v1::ERROR_KIND_INVALID_ARGUMENT);
+  const std::string run_id = StartViaBridge(w, "wf-bad", "bad-q");
+  NextActivation(w, "bad-q");
+  v1::Request r;
+  r.mutable_complete_workflow_activation()->set_task_queue("bad-q");
+  r.mutable_complete_workflow_activation()->mutable_completion()->set_run_id(run_id);
+  auto empty = w.Call(r, 10s);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind(), v1::ERROR_KIND_INVALID_ARGUMENT);
+  // The run is evicted (its task times out on the server and is redelivered).
+  EXPECT_TRUE(NextActivation(w, "bad-q").jobs(0).has_remove_from_cache());
+  v1::Request ping;
+  ping.mutable_ping();
+  EXPECT_TRUE(w.Call(ping, 5s).ok());
 }
 
 }  // namespace
