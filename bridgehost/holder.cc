@@ -161,15 +161,61 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
     case v1::Request::kReplayerPollActivation:
     case v1::Request::kReplayerCompleteActivation:
     case v1::Request::kReplayerCloseFeeder:
-      // The replayer's IPC side comes next (core::HistoryReplay exists); say so plainly.
-      responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_INTERNAL,
-                                          ipc::RequestKindName(request) +
-                                              " is not available yet: the replayer is not wired to IPC"));
+      HandleReplayer(connection, request, std::move(responder));
       return;
     default:
       if (client_.Handle(request, responder)) return;
       responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_PROTOCOL,
                                           "unknown request (" + ipc::RequestKindName(request) + ")"));
+      return;
+  }
+}
+
+void Holder::HandleReplayer(ipc::Connection& connection, v1::Request& request, ipc::Responder responder) {
+  if (request.has_replayer_new()) {
+    const uint64_t id = next_replayer_id_++;
+    replayers_[id] = std::make_unique<Replayer>(connection.id());
+    v1::Response out;
+    out.mutable_replayer_new()->set_replayer_id(id);
+    responder.Reply(std::move(out));
+    return;
+  }
+  uint64_t id = 0;
+  switch (request.kind_case()) {
+    case v1::Request::kReplayerPushHistory: id = request.replayer_push_history().replayer_id(); break;
+    case v1::Request::kReplayerPollActivation: id = request.replayer_poll_activation().replayer_id(); break;
+    case v1::Request::kReplayerCompleteActivation: id = request.replayer_complete_activation().replayer_id(); break;
+    default: id = request.replayer_close_feeder().replayer_id(); break;
+  }
+  auto it = replayers_.find(id);
+  if (it == replayers_.end()) {
+    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_NOT_FOUND, "no replayer " + std::to_string(id)));
+    return;
+  }
+  Replayer& r = *it->second;
+  v1::Response out;
+  switch (request.kind_case()) {
+    case v1::Request::kReplayerPushHistory:
+      r.Push(request.replayer_push_history().workflow_id(),
+             std::move(*request.mutable_replayer_push_history()->mutable_history()));
+      out.mutable_replayer_push_history();
+      responder.Reply(std::move(out));
+      return;
+    case v1::Request::kReplayerPollActivation:
+      r.Poll(std::move(responder));
+      return;
+    case v1::Request::kReplayerCompleteActivation:
+      if (auto err = r.Complete(request.replayer_complete_activation().completion())) {
+        responder.ReplyError(std::move(*err));
+        return;
+      }
+      out.mutable_replayer_complete_activation();
+      responder.Reply(std::move(out));
+      return;
+    default:
+      r.CloseFeeder();
+      out.mutable_replayer_close_feeder();
+      responder.Reply(std::move(out));
       return;
   }
 }
@@ -251,6 +297,14 @@ void Holder::OnDisconnected(ipc::Connection& connection) {
     if (h.owner == connection.id()) owned.push_back(q);
   }
   for (const auto& q : owned) Unregister(q, "unregistered: its owning connection closed");
+  for (auto it = replayers_.begin(); it != replayers_.end();) {
+    if (it->second->owner() == connection.id()) {
+      it->second->Shutdown();
+      it = replayers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Holder::ShutdownAll() {

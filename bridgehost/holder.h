@@ -21,6 +21,7 @@
 
 #include "bridgehost/activity_worker.h"
 #include "bridgehost/client_requests.h"
+#include "bridgehost/replayer.h"
 #include "bridgehost/runtime.h"
 #include "bridgehost/workflow_worker.h"
 #include "ipc/server.h"
@@ -58,11 +59,14 @@ class Holder : public ipc::RequestHandler {
   void Unregister(const std::string& task_queue, const char* why);
   Handle* Find(const std::string& task_queue);
   void ReplyRuntimeInfo(ipc::Responder& responder);
+  void HandleReplayer(ipc::Connection& connection, ipc::v1::Request& request, ipc::Responder responder);
 
   Runtime& runtime_;
   ClientRequests client_;
   std::map<std::string, Handle> handles_;
   std::set<std::string> pending_registrations_;
+  std::map<uint64_t, std::unique_ptr<Replayer>> replayers_;
+  uint64_t next_replayer_id_ = 1;
   std::function<size_t()> connection_count_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "hourglass/ipc/v1/control.pb.h"
@@ -732,6 +734,72 @@ TEST_F(BridgeHostTest, Workflow_MalformedCompletionsGetTypedErrors) {
   v1::Request ping;
   ping.mutable_ping();
   EXPECT_TRUE(w.Call(ping, 5s).ok());
+}
+
+TEST_F(BridgeHostTest, Replayer_VerdictPerHistoryOkAndNondeterministic) {
+  auto c = Connect(v1::ROLE_REPLAYER);
+  v1::Request create;
+  create.mutable_replayer_new();
+  auto created = c.Call(create, 10s);
+  ASSERT_TRUE(created.ok());
+  const uint64_t id = created->replayer_new().replayer_id();
+  std::ifstream in(std::string(HOURGLASS_HISTORIES_DIR) + "/timer_workflow_history.bin", std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  temporal::api::history::v1::History history;
+  ASSERT_TRUE(history.ParseFromString(bytes.str()));
+  for (const char* wf : {"good", "bad"}) {
+    v1::Request push;
+    push.mutable_replayer_push_history()->set_replayer_id(id);
+    push.mutable_replayer_push_history()->set_workflow_id(wf);
+    *push.mutable_replayer_push_history()->mutable_history() = history;
+    ASSERT_TRUE(c.Call(push, 10s).ok());
+  }
+  v1::Request close;
+  close.mutable_replayer_close_feeder()->set_replayer_id(id);
+  ASSERT_TRUE(c.Call(close, 10s).ok());
+  std::vector<v1::ReplayVerdict> verdicts;
+  for (int guard = 0; guard < 50; ++guard) {
+    v1::Request poll;
+    poll.mutable_replayer_poll_activation()->set_replayer_id(id);
+    auto r = c.Call(poll, 10s);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().kind(), v1::ERROR_KIND_SHUTDOWN);
+      break;
+    }
+    const auto& item = r->replayer_poll_activation();
+    if (item.has_verdict()) {
+      verdicts.push_back(item.verdict());
+      continue;
+    }
+    const auto& a = item.activation();
+    v1::Request complete;
+    complete.mutable_replayer_complete_activation()->set_replayer_id(id);
+    auto* comp = complete.mutable_replayer_complete_activation()->mutable_completion();
+    comp->set_run_id(a.run_id());
+    auto* ok = comp->mutable_successful();
+    const bool good = verdicts.empty();
+    for (const auto& job : a.jobs()) {
+      if (job.has_initialize_workflow()) {
+        if (good) {
+          *ok->add_commands() = TimerCmd(0, 1000);
+        } else {
+          auto* s = ok->add_commands()->mutable_schedule_activity();
+          s->set_seq(0);
+          s->set_activity_id("0");
+          s->set_activity_type("x");
+        }
+      }
+      if (job.has_fire_timer()) *ok->add_commands() = CompleteCmd("1");
+    }
+    ASSERT_TRUE(c.Call(complete, 10s).ok());
+  }
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts[0].workflow_id(), "good");
+  EXPECT_TRUE(verdicts[0].ok()) << verdicts[0].message();
+  EXPECT_EQ(verdicts[1].workflow_id(), "bad");
+  EXPECT_FALSE(verdicts[1].ok());
+  EXPECT_EQ(verdicts[1].failure_cause(), "nondeterminism");
 }
 
 }  // namespace
