@@ -81,22 +81,17 @@ void ActivityWorker::Poll(ipc::Responder responder) {
     if (responder.Reply(std::move(out))) ready_.pop_front();
     return;
   }
-  parked_.push_back(std::move(responder));
+  parked_.Park(std::move(responder));
   MaybePollServer();
 }
 
 void ActivityWorker::CancelPoll(ipc::ConnectionId connection, uint64_t request_id) {
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (it->connection_id() == connection && it->request_id() == request_id) {
-      parked_.erase(it);
-      return;
-    }
-  }
+  parked_.Cancel(connection, request_id);
 }
 
 void ActivityWorker::MaybePollServer() {
   // Drop pollers that went away, so we do not take tasks for nobody.
-  while (!parked_.empty() && !parked_.front().Pending()) parked_.pop_front();
+  parked_.DropDead();
   const int max_polls = options_.max_concurrent_activity_task_polls() > 0
                             ? static_cast<int>(options_.max_concurrent_activity_task_polls())
                             : 5;
@@ -170,15 +165,10 @@ void ActivityWorker::OnServerTask(wsv::PollActivityTaskQueueResponse response) {
 }
 
 void ActivityWorker::Deliver(at::ActivityTask task) {
-  while (!parked_.empty()) {
-    ipc::Responder r = std::move(parked_.front());
-    parked_.pop_front();
-    v1::Response out;
-    *out.mutable_poll_activity_task()->mutable_task() = task;
-    // A poller that died since it parked: the task goes to the next one.
-    if (r.Reply(std::move(out))) return;
-  }
-  ready_.push_back(std::move(task));
+  v1::Response out;
+  *out.mutable_poll_activity_task()->mutable_task() = std::move(task);
+  if (parked_.Offer(out)) return;
+  ready_.push_back(std::move(*out.mutable_poll_activity_task()->mutable_task()));
 }
 
 void ActivityWorker::IssueCancel(const std::string& token, at::ActivityCancelReason reason) {
@@ -345,11 +335,7 @@ void ActivityWorker::Shutdown() {
   shutting_down_ = true;
   for (uint64_t id : server_poll_ids_) runtime_.Cancel(id);
   retry_timer_.Reset();
-  auto parked = std::move(parked_);
-  parked_.clear();
-  for (auto& r : parked) {
-    r.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "activity worker for " + task_queue_ + " shut down"));
-  }
+  parked_.AnswerAll(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "activity worker for " + task_queue_ + " shut down"));
 }
 
 }  // namespace hourglass::bridgehost

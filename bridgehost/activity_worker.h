@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "bridgehost/parked_polls.h"
 #include "bridgehost/runtime.h"
 #include "hourglass/ipc/v1/ipc.pb.h"
 #include "ipc/server.h"
@@ -73,7 +74,7 @@ class ActivityWorker {
   int server_polls_ = 0;
   std::set<uint64_t> server_poll_ids_;  // Runtime call ids, for Shutdown()
   ipc::EventHandle retry_timer_;
-  std::deque<ipc::Responder> parked_;
+  ParkedPolls parked_;
   std::deque<coresdk::activity_task::ActivityTask> ready_;
   std::map<std::string, Outstanding> outstanding_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

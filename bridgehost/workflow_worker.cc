@@ -18,6 +18,15 @@ using temporal::api::failure::v1::Failure;
 namespace {
 constexpr const char* kLegacyQueryId = "legacy_query";
 constexpr uint32_t kDefaultMaxCachedWorkflows = 1000;
+
+act::QueryWorkflow ToQueryJob(const std::string& id, const temporal::api::query::v1::WorkflowQuery& query) {
+  act::QueryWorkflow q;
+  q.set_query_id(id);
+  q.set_query_type(query.query_type());
+  for (const auto& p : query.query_args().payloads()) *q.add_arguments() = p;
+  for (const auto& [k, v] : query.header().fields()) (*q.mutable_headers())[k] = v;
+  return q;
+}
 }  // namespace
 
 struct WorkflowWorker::RunState {
@@ -66,33 +75,27 @@ void WorkflowWorker::Poll(ipc::Responder responder) {
         ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "workflow worker for " + task_queue_ + " is shutting down"));
     return;
   }
-  parked_.push_back(std::move(responder));
+  parked_.Park(std::move(responder));
   Deliver();
   MaybePollServer();
 }
 
 void WorkflowWorker::CancelPoll(ipc::ConnectionId connection, uint64_t request_id) {
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (it->connection_id() == connection && it->request_id() == request_id) {
-      parked_.erase(it);
-      return;
-    }
-  }
+  parked_.Cancel(connection, request_id);
 }
 
 void WorkflowWorker::Deliver() {
   while (!ready_.empty() && !parked_.empty()) {
-    ipc::Responder r = std::move(parked_.front());
-    parked_.pop_front();
     v1::Response out;
     *out.mutable_poll_workflow_activation()->mutable_activation() = ready_.front();
     // A poller that died since it parked: the activation goes to the next one.
-    if (r.Reply(std::move(out))) ready_.pop_front();
+    if (!parked_.Offer(out)) return;
+    ready_.pop_front();
   }
 }
 
 void WorkflowWorker::MaybePollServer() {
-  while (!parked_.empty() && !parked_.front().Pending()) parked_.pop_front();
+  parked_.DropDead();
   const int max_polls = options_.max_concurrent_workflow_task_polls() > 0
                             ? static_cast<int>(options_.max_concurrent_workflow_task_polls())
                             : 2;
@@ -285,25 +288,13 @@ void WorkflowWorker::Drive(RunState& run) {
   // Caught up. Queries ride last, alone in their activation.
   if (task.has_query() && !run.queries_issued) {
     run.queries_issued = true;
-    act::QueryWorkflow q;
-    q.set_query_id(kLegacyQueryId);
-    q.set_query_type(task.query().query_type());
-    for (const auto& p : task.query().query_args().payloads()) *q.add_arguments() = p;
-    for (const auto& [k, v] : task.query().header().fields()) (*q.mutable_headers())[k] = v;
-    run.machines->AddQuery(std::move(q));
+    run.machines->AddQuery(ToQueryJob(kLegacyQueryId, task.query()));
     Issue(run, run.machines->TakeActivation());
     return;
   }
   if (!task.queries().empty() && !run.queries_issued) {
     run.queries_issued = true;
-    for (const auto& [id, query] : task.queries()) {
-      act::QueryWorkflow q;
-      q.set_query_id(id);
-      q.set_query_type(query.query_type());
-      for (const auto& p : query.query_args().payloads()) *q.add_arguments() = p;
-      for (const auto& [k, v] : query.header().fields()) (*q.mutable_headers())[k] = v;
-      run.machines->AddQuery(std::move(q));
-    }
+    for (const auto& [id, query] : task.queries()) run.machines->AddQuery(ToQueryJob(id, query));
     Issue(run, run.machines->TakeActivation());
     return;
   }
@@ -568,11 +559,7 @@ void WorkflowWorker::Shutdown() {
   shutting_down_ = true;
   for (uint64_t id : server_poll_ids_) runtime_.Cancel(id);
   retry_timer_.Reset();
-  auto parked = std::move(parked_);
-  parked_.clear();
-  for (auto& r : parked) {
-    r.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "workflow worker for " + task_queue_ + " shut down"));
-  }
+  parked_.AnswerAll(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "workflow worker for " + task_queue_ + " shut down"));
 }
 
 }  // namespace hourglass::bridgehost

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "bridgehost/core/workflow_machines.h"
+#include "bridgehost/parked_polls.h"
 #include "bridgehost/runtime.h"
 #include "hourglass/ipc/v1/ipc.pb.h"
 #include "ipc/server.h"
@@ -75,7 +76,7 @@ class WorkflowWorker {
   int server_polls_ = 0;
   std::set<uint64_t> server_poll_ids_;
   ipc::EventHandle retry_timer_;
-  std::deque<ipc::Responder> parked_;
+  ParkedPolls parked_;
   // Activations ready for a poller, in order.
   std::deque<coresdk::workflow_activation::WorkflowActivation> ready_;
   std::map<std::string, std::unique_ptr<RunState>> runs_;

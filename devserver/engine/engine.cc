@@ -1516,18 +1516,19 @@ void Engine::OnPollExpiry(uint64_t waiter_id) {
   if (it == waiters_.end()) return;
   auto w = std::move(it->second);
   waiters_.erase(it);
+  AnswerEmpty(*w);
+}
+
+void Engine::AnswerEmpty(Waiter& w) {
   // An empty response (no task token) is a poll timeout to the worker.
-  if (w->workflow_done) w->workflow_done(grpc::Status::OK, {});
-  if (w->activity_done) w->activity_done(grpc::Status::OK, {});
+  if (w.workflow_done) w.workflow_done(grpc::Status::OK, {});
+  if (w.activity_done) w.activity_done(grpc::Status::OK, {});
 }
 
 void Engine::ReleaseAllWaiters() {
   auto waiters = std::move(waiters_);
   waiters_.clear();
-  for (auto& [id, w] : waiters) {
-    if (w->workflow_done) w->workflow_done(grpc::Status::OK, {});
-    if (w->activity_done) w->activity_done(grpc::Status::OK, {});
-  }
+  for (auto& [id, w] : waiters) AnswerEmpty(*w);
   auto history = std::move(history_waiters_);
   history_waiters_.clear();
   for (auto& [id, w] : history) TryAnswerHistoryWaiter(*w, true);

@@ -230,7 +230,10 @@ class Engine {
   void ArmTimers(const Run& run);
   void RequeueTasks(Run& run);
 
-  // --- workflow tasks -----------------------------------------------------
+  // --- polls and workflow tasks ------------------------------------------
+  grpc::Status CheckPoll(const std::string& ns, const std::string& task_queue) const;
+  // Registers a poller, matches it at once if a task waits, else arms its expiry.
+  uint64_t Park(std::unique_ptr<Waiter> waiter, int64_t deadline_ms);
   bool TryDispatchWorkflowTask(Waiter& waiter, const QueuedTask& task);
   bool TryDispatchQueryTask(Waiter& waiter, const QueuedTask& task);
   grpc::Status ApplyCommands(Txn& txn, Run& run, const wsv::RespondWorkflowTaskCompletedRequest& req,
@@ -250,6 +253,10 @@ class Engine {
   grpc::Status FindActivityById(const std::string& ns, const std::string& workflow_id,
                                 const std::string& run_id, const std::string& activity_id,
                                 Run** run, v1::ActivityInfo** info);
+  grpc::Status FindActivityByToken(const std::string& task_token, Run** run, v1::ActivityInfo** info);
+  grpc::Status FindActivityToResolveById(const std::string& ns, const std::string& workflow_id,
+                                         const std::string& run_id, const std::string& activity_id,
+                                         Run** run, v1::ActivityInfo** info);
   void CloseActivity(Txn& txn, Run& run, v1::ActivityInfo& info, hist::HistoryEvent outcome,
                      bool started);
   void HandleActivityFailure(Txn& txn, Run& run, v1::ActivityInfo& info,
@@ -273,6 +280,7 @@ class Engine {
   void OnUserTimer(const TimerKey& key);
   void OnRunTimeout(const TimerKey& key);
   void OnPollExpiry(uint64_t waiter_id);
+  void AnswerEmpty(Waiter& waiter);
   void OnHistoryWaitExpiry(uint64_t waiter_id);
   void OnQueryExpiry(const std::string& query_id);
   bool TryAnswerHistoryWaiter(HistoryWaiter& waiter, bool timed_out);

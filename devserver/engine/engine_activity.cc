@@ -63,34 +63,15 @@ uint64_t Engine::PollActivityTaskQueue(const wsv::PollActivityTaskQueueRequest& 
                                        int64_t deadline_ms,
                                        Done<wsv::PollActivityTaskQueueResponse> done) {
   now_ = clock_.NowMs();
-  if (auto st = CheckNamespace(req.namespace_()); !st.ok()) {
+  if (auto st = CheckPoll(req.namespace_(), req.task_queue().name()); !st.ok()) {
     done(st, {});
     return 0;
   }
-  if (req.task_queue().name().empty()) {
-    done(InvalidArgument("task_queue.name is not set"), {});
-    return 0;
-  }
   auto waiter = std::make_unique<Waiter>();
-  waiter->id = next_waiter_id_++;
   waiter->key = {req.namespace_(), req.task_queue().name(), TaskType::kActivity};
   waiter->identity = req.identity();
   waiter->activity_done = std::move(done);
-  const uint64_t id = waiter->id;
-  const QueueKey key = waiter->key;
-  waiters_[id] = std::move(waiter);
-  queues_[key].waiters.push_back(id);
-  MatchQueue(key);
-  if (waiters_.contains(id)) {
-    int64_t expiry = now_ + options_.max_poll_wait_ms;
-    if (deadline_ms > 0) expiry = std::min(expiry, deadline_ms - 1000);
-    if (expiry <= now_) {
-      OnPollExpiry(id);
-    } else {
-      timers_.Add(expiry, {TimerKind::kPollExpiry, "", static_cast<int64_t>(id), 0, ""});
-    }
-  }
-  return id;
+  return Park(std::move(waiter), deadline_ms);
 }
 
 bool Engine::TryDispatchActivityTask(Waiter& waiter, const QueuedTask& task) {
@@ -332,16 +313,32 @@ grpc::Status Engine::HeartbeatActivity(Run& run, v1::ActivityInfo& ai, const com
   return grpc::Status::OK;
 }
 
+grpc::Status Engine::FindActivityByToken(const std::string& task_token, Run** run, v1::ActivityInfo** info) {
+  v1::TaskToken token;
+  if (auto st = ParseTaskToken(task_token, v1::TOKEN_KIND_ACTIVITY_TASK, &token); !st.ok()) return st;
+  return FindActivity(token, run, info);
+}
+
+grpc::Status Engine::FindActivityToResolveById(const std::string& ns, const std::string& workflow_id,
+                                               const std::string& run_id, const std::string& activity_id,
+                                               Run** run, v1::ActivityInfo** info) {
+  if (auto st = FindActivityById(ns, workflow_id, run_id, activity_id, run, info); !st.ok()) return st;
+  // Resolving by id works whether or not a worker had started the attempt.
+  if ((*info)->state() != v1::ACTIVITY_STATE_STARTED) {
+    (*info)->set_state(v1::ACTIVITY_STATE_STARTED);
+    (*info)->set_started_time_ms(now_);
+  }
+  return grpc::Status::OK;
+}
+
 // --- RPCs -------------------------------------------------------------------------
 
 grpc::Status Engine::RecordActivityTaskHeartbeat(const wsv::RecordActivityTaskHeartbeatRequest& req,
                                                  wsv::RecordActivityTaskHeartbeatResponse* resp) {
   now_ = clock_.NowMs();
-  v1::TaskToken token;
-  if (auto st = ParseTaskToken(req.task_token(), v1::TOKEN_KIND_ACTIVITY_TASK, &token); !st.ok()) return st;
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivity(token, &run, &ai); !st.ok()) return st;
+  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
   bool cancel = false;
   auto st = HeartbeatActivity(*run, *ai, req.has_details() ? &req.details() : nullptr, &cancel);
   resp->set_cancel_requested(cancel);
@@ -369,11 +366,9 @@ grpc::Status Engine::RecordActivityTaskHeartbeatById(
 grpc::Status Engine::RespondActivityTaskCompleted(const wsv::RespondActivityTaskCompletedRequest& req,
                                                   wsv::RespondActivityTaskCompletedResponse*) {
   now_ = clock_.NowMs();
-  v1::TaskToken token;
-  if (auto st = ParseTaskToken(req.task_token(), v1::TOKEN_KIND_ACTIVITY_TASK, &token); !st.ok()) return st;
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivity(token, &run, &ai); !st.ok()) return st;
+  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
   return CompleteActivity(*run, *ai, req.has_result() ? &req.result() : nullptr, req.identity());
 }
 
@@ -383,15 +378,10 @@ grpc::Status Engine::RespondActivityTaskCompletedById(
   now_ = clock_.NowMs();
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id(),
-                                 &run, &ai);
+  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
+                                          req.activity_id(), &run, &ai);
       !st.ok()) {
     return st;
-  }
-  // Completing by id works whether or not a worker had started the attempt.
-  if (ai->state() != v1::ACTIVITY_STATE_STARTED) {
-    ai->set_state(v1::ACTIVITY_STATE_STARTED);
-    ai->set_started_time_ms(now_);
   }
   return CompleteActivity(*run, *ai, req.has_result() ? &req.result() : nullptr, req.identity());
 }
@@ -399,11 +389,9 @@ grpc::Status Engine::RespondActivityTaskCompletedById(
 grpc::Status Engine::RespondActivityTaskFailed(const wsv::RespondActivityTaskFailedRequest& req,
                                                wsv::RespondActivityTaskFailedResponse*) {
   now_ = clock_.NowMs();
-  v1::TaskToken token;
-  if (auto st = ParseTaskToken(req.task_token(), v1::TOKEN_KIND_ACTIVITY_TASK, &token); !st.ok()) return st;
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivity(token, &run, &ai); !st.ok()) return st;
+  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
   return FailActivity(*run, *ai, req.failure(),
                       req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
                       req.identity());
@@ -414,14 +402,10 @@ grpc::Status Engine::RespondActivityTaskFailedById(const wsv::RespondActivityTas
   now_ = clock_.NowMs();
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id(),
-                                 &run, &ai);
+  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
+                                          req.activity_id(), &run, &ai);
       !st.ok()) {
     return st;
-  }
-  if (ai->state() != v1::ACTIVITY_STATE_STARTED) {
-    ai->set_state(v1::ACTIVITY_STATE_STARTED);
-    ai->set_started_time_ms(now_);
   }
   return FailActivity(*run, *ai, req.failure(),
                       req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
@@ -431,11 +415,9 @@ grpc::Status Engine::RespondActivityTaskFailedById(const wsv::RespondActivityTas
 grpc::Status Engine::RespondActivityTaskCanceled(const wsv::RespondActivityTaskCanceledRequest& req,
                                                  wsv::RespondActivityTaskCanceledResponse*) {
   now_ = clock_.NowMs();
-  v1::TaskToken token;
-  if (auto st = ParseTaskToken(req.task_token(), v1::TOKEN_KIND_ACTIVITY_TASK, &token); !st.ok()) return st;
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivity(token, &run, &ai); !st.ok()) return st;
+  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
   return CancelActivity(*run, *ai, req.has_details() ? &req.details() : nullptr, req.identity());
 }
 
@@ -445,14 +427,10 @@ grpc::Status Engine::RespondActivityTaskCanceledById(
   now_ = clock_.NowMs();
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id(),
-                                 &run, &ai);
+  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
+                                          req.activity_id(), &run, &ai);
       !st.ok()) {
     return st;
-  }
-  if (ai->state() != v1::ACTIVITY_STATE_STARTED) {
-    ai->set_state(v1::ACTIVITY_STATE_STARTED);
-    ai->set_started_time_ms(now_);
   }
   return CancelActivity(*run, *ai, req.has_details() ? &req.details() : nullptr, req.identity());
 }

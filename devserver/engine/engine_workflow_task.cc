@@ -70,27 +70,34 @@ uint64_t Engine::PollWorkflowTaskQueue(const wsv::PollWorkflowTaskQueueRequest& 
                                        int64_t deadline_ms,
                                        Done<wsv::PollWorkflowTaskQueueResponse> done) {
   now_ = clock_.NowMs();
-  if (auto st = CheckNamespace(req.namespace_()); !st.ok()) {
+  if (auto st = CheckPoll(req.namespace_(), req.task_queue().name()); !st.ok()) {
     done(st, {});
     return 0;
   }
-  if (req.task_queue().name().empty()) {
-    done(InvalidArgument("task_queue.name is not set"), {});
-    return 0;
-  }
   auto waiter = std::make_unique<Waiter>();
-  waiter->id = next_waiter_id_++;
   // Sticky queues are never dispatched to (every task goes to the normal
   // queue with full history), so sticky polls simply wait out their time.
   waiter->key = {req.namespace_(), req.task_queue().name(), TaskType::kWorkflow};
   waiter->identity = req.identity();
   waiter->workflow_done = std::move(done);
+  return Park(std::move(waiter), deadline_ms);
+}
+
+grpc::Status Engine::CheckPoll(const std::string& ns, const std::string& task_queue) const {
+  if (auto st = CheckNamespace(ns); !st.ok()) return st;
+  if (task_queue.empty()) return InvalidArgument("task_queue.name is not set");
+  return grpc::Status::OK;
+}
+
+uint64_t Engine::Park(std::unique_ptr<Waiter> waiter, int64_t deadline_ms) {
+  waiter->id = next_waiter_id_++;
   const uint64_t id = waiter->id;
   const QueueKey key = waiter->key;
   waiters_[id] = std::move(waiter);
   queues_[key].waiters.push_back(id);
   MatchQueue(key);
   if (waiters_.contains(id)) {
+    // The real server's cap, or a second before the caller gives up.
     int64_t expiry = now_ + options_.max_poll_wait_ms;
     if (deadline_ms > 0) expiry = std::min(expiry, deadline_ms - 1000);
     if (expiry <= now_) {
