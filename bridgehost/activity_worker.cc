@@ -167,7 +167,7 @@ void ActivityWorker::OnServerTask(wsv::PollActivityTaskQueueResponse response) {
 void ActivityWorker::Deliver(at::ActivityTask task) {
   v1::Response out;
   *out.mutable_poll_activity_task()->mutable_task() = std::move(task);
-  if (parked_.Offer(out)) return;
+  if (parked_.Offer(out).has_value()) return;
   ready_.push_back(std::move(*out.mutable_poll_activity_task()->mutable_task()));
 }
 

@@ -297,6 +297,9 @@ void Holder::OnDisconnected(ipc::Connection& connection) {
     if (h.owner == connection.id()) owned.push_back(q);
   }
   for (const auto& q : owned) Unregister(q, "unregistered: its owning connection closed");
+  for (auto& [q, h] : handles_) {
+    if (h.workflows) h.workflows->OnConnectionClosed(connection.id());
+  }
   for (auto it = replayers_.begin(); it != replayers_.end();) {
     if (it->second->owner() == connection.id()) {
       it->second->Shutdown();

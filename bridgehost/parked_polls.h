@@ -5,6 +5,7 @@
 // meant for it goes to the next one instead of being lost.
 
 #include <deque>
+#include <optional>
 
 #include "hourglass/ipc/v1/ipc.pb.h"
 #include "ipc/server.h"
@@ -25,14 +26,16 @@ class ParkedPolls {
     }
   }
 
-  // Gives `response` to the oldest live poller. False if nobody took it.
-  bool Offer(const ipc::v1::Response& response) {
+  // Gives `response` to the oldest live poller: the connection it went to,
+  // or nothing if nobody took it.
+  std::optional<ipc::ConnectionId> Offer(const ipc::v1::Response& response) {
     while (!parked_.empty()) {
       ipc::Responder r = std::move(parked_.front());
       parked_.pop_front();
-      if (r.Reply(response)) return true;
+      const ipc::ConnectionId connection = r.connection_id();
+      if (r.Reply(response)) return connection;
     }
-    return false;
+    return std::nullopt;
   }
 
   // Forgets pollers that are gone, so nobody polls the server on their behalf.

@@ -89,7 +89,9 @@ void WorkflowWorker::Deliver() {
     v1::Response out;
     *out.mutable_poll_workflow_activation()->mutable_activation() = ready_.front();
     // A poller that died since it parked: the activation goes to the next one.
-    if (!parked_.Offer(out)) return;
+    auto holder = parked_.Offer(out);
+    if (!holder) return;
+    holders_[ready_.front().run_id()] = *holder;
     ready_.pop_front();
   }
 }
@@ -319,6 +321,7 @@ void WorkflowWorker::Complete(const wcomp::WorkflowActivationCompletion& complet
   }
   RunState& run = *it->second;
   run.outstanding = false;
+  holders_.erase(run.run_id);
   v1::Response ok;
   ok.mutable_complete_workflow_activation();
   if (run.evicting) {
@@ -512,6 +515,28 @@ void WorkflowWorker::RequestEviction(const std::string& run_id, const std::strin
   Evict(*it->second, act::RemoveFromCache::LANG_REQUESTED, reason.empty() ? "eviction requested" : reason);
 }
 
+void WorkflowWorker::OnConnectionClosed(ipc::ConnectionId connection) {
+  std::vector<std::string> orphaned;
+  for (const auto& [run_id, holder] : holders_) {
+    if (holder == connection) orphaned.push_back(run_id);
+  }
+  for (const auto& run_id : orphaned) {
+    holders_.erase(run_id);
+    auto it = runs_.find(run_id);
+    if (it == runs_.end() || !it->second->outstanding) continue;
+    RunState& run = *it->second;
+    run.outstanding = false;
+    spdlog::info("bridgehost: the consumer of run {}'s activation went away; evicting it", run_id);
+    if (run.evicting && run.eviction_issued) {
+      Remove(run_id);  // it was the eviction itself: done
+      continue;
+    }
+    run.evicting = false;  // re-issue through Evict, now that nothing is outstanding
+    run.pending_eviction.reset();
+    Evict(run, act::RemoveFromCache::FATAL, "the activation's consumer went away");
+  }
+}
+
 void WorkflowWorker::Remove(const std::string& run_id) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return;
@@ -560,6 +585,17 @@ void WorkflowWorker::Shutdown() {
   for (uint64_t id : server_poll_ids_) runtime_.Cancel(id);
   retry_timer_.Reset();
   parked_.AnswerAll(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "workflow worker for " + task_queue_ + " shut down"));
+  if (!*alive_) return;  // being destroyed: no new calls
+  // Tell the server this worker is gone (no retries, as Core does).
+  wsv::ShutdownWorkerRequest req;
+  req.set_namespace_(namespace_);
+  req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+  req.set_reason("graceful shutdown");
+  CallOptions opts;
+  opts.max_attempts = 1;
+  opts.timeout = std::chrono::milliseconds(5000);
+  AsyncMethod<wsv::ShutdownWorkerRequest, wsv::ShutdownWorkerResponse> m = &Async::ShutdownWorker;
+  runtime_.Call(m, std::move(req), opts, [](grpc::Status, wsv::ShutdownWorkerResponse) {});
 }
 
 }  // namespace hourglass::bridgehost

@@ -39,6 +39,9 @@ class WorkflowWorker {
   void Complete(const coresdk::workflow_completion::WorkflowActivationCompletion& completion,
                 ipc::Responder responder);
   void RequestEviction(const std::string& run_id, const std::string& reason);
+  // A connection closed: activations it held will never be answered, so
+  // their runs are evicted (the next workflow task replays them).
+  void OnConnectionClosed(ipc::ConnectionId connection);
   // Stops polling; parked polls are answered SHUTDOWN.
   void Shutdown();
 
@@ -79,6 +82,8 @@ class WorkflowWorker {
   ParkedPolls parked_;
   // Activations ready for a poller, in order.
   std::deque<coresdk::workflow_activation::WorkflowActivation> ready_;
+  // Which connection holds each run's outstanding activation.
+  std::map<std::string, ipc::ConnectionId> holders_;
   std::map<std::string, std::unique_ptr<RunState>> runs_;
   std::list<std::string> lru_;  // most recently used at the back
   // Tasks for runs not yet admitted (cache full).

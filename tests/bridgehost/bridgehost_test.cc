@@ -802,5 +802,25 @@ TEST_F(BridgeHostTest, Replayer_VerdictPerHistoryOkAndNondeterministic) {
   EXPECT_EQ(verdicts[1].failure_cause(), "nondeterminism");
 }
 
+TEST_F(BridgeHostTest, Workflow_ConsumerDeathEvictsTheRunWhichReplaysOnTheNextTask) {
+  auto owner = Connect();
+  ASSERT_TRUE(owner.Call(Register("orphan-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(owner, "wf-orphan", "orphan-q");
+  {
+    auto consumer = Connect();
+    auto a = NextActivation(consumer, "orphan-q");
+    ASSERT_TRUE(a.jobs(0).has_initialize_workflow());
+  }  // the consumer dies holding the activation
+  auto evict = NextActivation(owner, "orphan-q");
+  ASSERT_EQ(evict.run_id(), run_id);
+  ASSERT_TRUE(evict.jobs(0).has_remove_from_cache()) << evict.DebugString();
+  ASSERT_TRUE(CompleteActivation(owner, "orphan-q", run_id, {}).ok());
+  // The started workflow task times out on the server (10 s) and comes back.
+  auto again = NextActivation(owner, "orphan-q");
+  ASSERT_TRUE(again.jobs(0).has_initialize_workflow()) << again.DebugString();
+  ASSERT_TRUE(CompleteActivation(owner, "orphan-q", run_id, {CompleteCmd("1")}).ok());
+  EXPECT_TRUE(NextActivation(owner, "orphan-q").jobs(0).has_remove_from_cache());
+}
+
 }  // namespace
 }  // namespace hourglass
