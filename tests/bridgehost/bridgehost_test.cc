@@ -822,5 +822,111 @@ TEST_F(BridgeHostTest, Workflow_ConsumerDeathEvictsTheRunWhichReplaysOnTheNextTa
   EXPECT_TRUE(NextActivation(owner, "orphan-q").jobs(0).has_remove_from_cache());
 }
 
+TEST_F(BridgeHostTest, Workflow_SignalThenCancelRequest) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("sigcan-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-sigcan", "sigcan-q");
+  NextActivation(w, "sigcan-q");
+  ASSERT_TRUE(CompleteActivation(w, "sigcan-q", run_id, {TimerCmd(1, 3600000)}).ok());
+  v1::Request signal;
+  auto* sig = signal.mutable_signal_workflow()->mutable_request();
+  sig->mutable_workflow_execution()->set_workflow_id("wf-sigcan");
+  sig->set_signal_name("poke");
+  sig->mutable_input()->add_payloads()->set_data("7");
+  ASSERT_TRUE(w.Call(signal, 10s).ok());
+  auto a = NextActivation(w, "sigcan-q");
+  ASSERT_TRUE(a.jobs(0).has_signal_workflow()) << a.DebugString();
+  EXPECT_EQ(a.jobs(0).signal_workflow().signal_name(), "poke");
+  EXPECT_EQ(a.jobs(0).signal_workflow().input(0).data(), "7");
+  ASSERT_TRUE(CompleteActivation(w, "sigcan-q", run_id, {}).ok());
+  v1::Request cancel;
+  cancel.mutable_cancel_workflow()->mutable_request()->mutable_workflow_execution()->set_workflow_id("wf-sigcan");
+  ASSERT_TRUE(w.Call(cancel, 10s).ok());
+  auto c = NextActivation(w, "sigcan-q");
+  ASSERT_TRUE(c.jobs(0).has_cancel_workflow()) << c.DebugString();
+  coresdk::workflow_commands::WorkflowCommand cancel_timer;
+  cancel_timer.mutable_cancel_timer()->set_seq(1);
+  coresdk::workflow_commands::WorkflowCommand done;
+  done.mutable_cancel_workflow_execution();
+  ASSERT_TRUE(CompleteActivation(w, "sigcan-q", run_id, {cancel_timer, done}).ok());
+  EXPECT_TRUE(NextActivation(w, "sigcan-q").jobs(0).has_remove_from_cache());
+  ASSERT_TRUE(CompleteActivation(w, "sigcan-q", run_id, {}).ok());
+  const auto types = HistoryTypes("wf-sigcan");
+  ASSERT_GE(types.size(), 2u);
+  EXPECT_EQ(types[types.size() - 2], enums::EVENT_TYPE_TIMER_CANCELED);
+  EXPECT_EQ(types.back(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
+}
+
+TEST_F(BridgeHostTest, Workflow_ChildWorkflowStartsAndResolves) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("child-q"), 10s).ok());
+  const std::string parent_run = StartViaBridge(w, "wf-parent", "child-q");
+  NextActivation(w, "child-q");
+  coresdk::workflow_commands::WorkflowCommand start_child;
+  auto* sc = start_child.mutable_start_child_workflow_execution();
+  sc->set_seq(1);
+  sc->set_workflow_id("wf-child");
+  sc->set_workflow_type("Child");
+  ASSERT_TRUE(CompleteActivation(w, "child-q", parent_run, {start_child}).ok());
+  bool child_started = false, child_resolved = false, parent_done = false;
+  for (int i = 0; i < 20 && !parent_done; ++i) {
+    auto a = NextActivation(w, "child-q");
+    std::vector<coresdk::workflow_commands::WorkflowCommand> cmds;
+    for (const auto& job : a.jobs()) {
+      if (job.has_initialize_workflow()) {
+        EXPECT_EQ(job.initialize_workflow().workflow_type(), "Child");
+        EXPECT_EQ(job.initialize_workflow().parent_workflow_info().workflow_id(), "wf-parent");
+        cmds.push_back(CompleteCmd("\"from child\""));
+      }
+      if (job.has_resolve_child_workflow_execution_start()) {
+        EXPECT_TRUE(job.resolve_child_workflow_execution_start().has_succeeded());
+        child_started = true;
+      }
+      if (job.has_resolve_child_workflow_execution()) {
+        EXPECT_EQ(job.resolve_child_workflow_execution().result().completed().result().data(), "\"from child\"");
+        child_resolved = true;
+        cmds.push_back(CompleteCmd("\"parent done\""));
+      }
+      if (job.has_remove_from_cache() && a.run_id() == parent_run) parent_done = true;
+    }
+    ASSERT_TRUE(CompleteActivation(w, "child-q", a.run_id(), cmds).ok());
+  }
+  EXPECT_TRUE(child_started);
+  EXPECT_TRUE(child_resolved);
+  EXPECT_TRUE(parent_done);
+}
+
+TEST_F(BridgeHostTest, Workflow_ContinueAsNewAndAwaitFollowsTheChain) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("can-q"), 10s).ok());
+  const std::string first_run = StartViaBridge(w, "wf-can", "can-q");
+  auto a = NextActivation(w, "can-q");
+  ASSERT_TRUE(a.jobs(0).has_initialize_workflow());
+  coresdk::workflow_commands::WorkflowCommand can;
+  can.mutable_continue_as_new_workflow_execution()->add_arguments()->set_data("2");
+  ASSERT_TRUE(CompleteActivation(w, "can-q", first_run, {can}).ok());
+  std::string second_run;
+  for (int i = 0; i < 6 && second_run.empty(); ++i) {
+    auto next = NextActivation(w, "can-q");
+    if (next.run_id() != first_run && next.jobs(0).has_initialize_workflow()) {
+      EXPECT_EQ(next.jobs(0).initialize_workflow().continued_from_execution_run_id(), first_run);
+      EXPECT_EQ(next.jobs(0).initialize_workflow().arguments(0).data(), "2");
+      second_run = next.run_id();
+      ASSERT_TRUE(CompleteActivation(w, "can-q", second_run, {CompleteCmd("\"end\"")}).ok());
+    } else {
+      ASSERT_TRUE(CompleteActivation(w, "can-q", next.run_id(), {}).ok());
+    }
+  }
+  ASSERT_FALSE(second_run.empty());
+  v1::Request await;
+  await.mutable_await_result()->mutable_execution()->set_workflow_id("wf-can");
+  await.mutable_await_result()->mutable_execution()->set_run_id(first_run);
+  await.mutable_await_result()->set_follow_runs(true);
+  auto closed = w.Call(await, 30s);
+  ASSERT_TRUE(closed.ok()) << ipc::Describe(closed.error());
+  EXPECT_EQ(closed->await_result().run_id(), second_run);
+  EXPECT_EQ(closed->await_result().close_event().event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+}
+
 }  // namespace
 }  // namespace hourglass
