@@ -233,6 +233,15 @@ class Builder {
   hist::History h_;
 };
 
+// Applies WES, WTS, WTSt as new work and takes the InitializeWorkflow activation.
+void ApplyFirstTask(WorkflowMachines& m) {
+  Builder b;
+  b.Start();
+  std::vector<hist::HistoryEvent> events(b.h_.events().begin(), b.h_.events().end());
+  ASSERT_FALSE(m.ApplySequence(events, false, {}).has_value());
+  m.TakeActivation();
+}
+
 TEST(Machines, Signal_DeliveredBeforeOtherJobsInItsActivation) {
   Builder b;
   b.Start();
@@ -260,11 +269,7 @@ TEST(Machines, Signal_DeliveredBeforeOtherJobsInItsActivation) {
 
 TEST(Machines, ActivityTryCancel_ResolvesAtOnceAndSendsTheCancel) {
   WorkflowMachines m("default", "wf", "run-1", "q");
-  Builder b;
-  b.Start();
-  std::vector<hist::HistoryEvent> events(b.h_.events().begin(), b.h_.events().end());
-  ASSERT_FALSE(m.ApplySequence(events, false, {}).has_value());
-  m.TakeActivation();
+  ASSERT_NO_FATAL_FAILURE(ApplyFirstTask(m));
   wcomp::Success s;
   *s.add_commands() = Activity(1, "a1", "T");
   ASSERT_FALSE(m.ApplyCompletion(s).has_value());
@@ -307,11 +312,7 @@ TEST(Machines, ActivityTryCancel_ResolvesAtOnceAndSendsTheCancel) {
 
 TEST(Machines, NewTask_ActivityTypeMismatchIsNondeterminism) {
   WorkflowMachines m("default", "wf", "run-1", "q");
-  Builder b;
-  b.Start();
-  std::vector<hist::HistoryEvent> events(b.h_.events().begin(), b.h_.events().end());
-  ASSERT_FALSE(m.ApplySequence(events, false, {}).has_value());
-  m.TakeActivation();
+  ASSERT_NO_FATAL_FAILURE(ApplyFirstTask(m));
   wcomp::Success s;
   *s.add_commands() = Activity(1, "a1", "T");
   ASSERT_FALSE(m.ApplyCompletion(s).has_value());
@@ -329,11 +330,7 @@ TEST(Machines, NewTask_ActivityTypeMismatchIsNondeterminism) {
 
 TEST(Machines, TimerCanceledBeforeSent_SendsNothing) {
   WorkflowMachines m("default", "wf", "run-1", "q");
-  Builder b;
-  b.Start();
-  std::vector<hist::HistoryEvent> events(b.h_.events().begin(), b.h_.events().end());
-  ASSERT_FALSE(m.ApplySequence(events, false, {}).has_value());
-  m.TakeActivation();
+  ASSERT_NO_FATAL_FAILURE(ApplyFirstTask(m));
   wcomp::Success s;
   *s.add_commands() = Timer(1, 10);
   s.add_commands()->mutable_cancel_timer()->set_seq(1);
@@ -346,11 +343,7 @@ TEST(Machines, TimerCanceledBeforeSent_SendsNothing) {
 
 TEST(Machines, TerminalCommandMovesLastAndLaterTerminalsAreDropped) {
   WorkflowMachines m("default", "wf", "run-1", "q");
-  Builder b;
-  b.Start();
-  std::vector<hist::HistoryEvent> events(b.h_.events().begin(), b.h_.events().end());
-  ASSERT_FALSE(m.ApplySequence(events, false, {}).has_value());
-  m.TakeActivation();
+  ASSERT_NO_FATAL_FAILURE(ApplyFirstTask(m));
   wcomp::Success s;
   *s.add_commands() = Complete();
   *s.add_commands() = Timer(1, 10);
