@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -926,6 +927,33 @@ TEST_F(BridgeHostTest, Workflow_ContinueAsNewAndAwaitFollowsTheChain) {
   ASSERT_TRUE(closed.ok()) << ipc::Describe(closed.error());
   EXPECT_EQ(closed->await_result().run_id(), second_run);
   EXPECT_EQ(closed->await_result().close_event().event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+}
+
+TEST_F(BridgeHostTest, Holder_LongPollsOnManyQueuesParkInParallel) {
+  constexpr int kQueues = 8;
+  auto owner = Connect();
+  for (int i = 0; i < kQueues; ++i) ASSERT_TRUE(owner.Call(Register("par-" + std::to_string(i)), 10s).ok());
+  // Every queue's activity poll parks at once; none blocks another.
+  std::vector<std::thread> pollers;
+  std::atomic<int> served{0};
+  for (int i = 0; i < kQueues; ++i) {
+    pollers.emplace_back([&, i] {
+      auto c = Connect();
+      auto r = c.Call(PollActivity("par-" + std::to_string(i)), 30s);
+      if (r.ok() && r->poll_activity_task().task().has_start()) ++served;
+    });
+  }
+  // Meanwhile the loop answers other requests without delay.
+  v1::Request ping;
+  ping.mutable_ping();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(owner.Call(ping, 5s).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  for (int i = kQueues - 1; i >= 0; --i) {
+    StartWorkflowWithActivity("par-wf-" + std::to_string(i), "par-" + std::to_string(i));
+  }
+  for (auto& t : pollers) t.join();
+  EXPECT_EQ(served.load(), kQueues);
 }
 
 }  // namespace
