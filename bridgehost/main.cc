@@ -109,16 +109,33 @@ int main(int argc, char** argv) {
   }
 
   int exit_code = kExitOk;
-  auto stop = [&](int code, const std::string& why) {
+  bool stopping = false;
+  ipc::EventHandle drain_timer;
+  std::chrono::steady_clock::time_point drain_deadline;
+  // Graceful stop: every handle shuts down (parked polls get SHUTDOWN, the
+  // server gets ShutdownWorker), the socket closes, and the loop keeps running
+  // until the calls already in flight (completions the server must not miss)
+  // have finished, or the deadline passes.
+  auto stop = [&](int code, const std::string& why, std::chrono::milliseconds grace) {
+    if (stopping) return;
+    stopping = true;
     spdlog::info("bridgehost: stopping ({})", why);
     exit_code = code;
     holder.ShutdownAll();
     server.Stop();
-    runtime.CancelAll();
-    loop.Stop();
+    drain_deadline = std::chrono::steady_clock::now() + grace;
+    drain_timer = loop.AddPeriodicTimer(std::chrono::milliseconds(20), [&] {
+      if (runtime.live_calls() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+        if (runtime.live_calls() > 0) spdlog::warn("bridgehost: {} calls still in flight at exit", runtime.live_calls());
+        drain_timer.Reset();
+        runtime.CancelAll();
+        loop.Stop();
+      }
+    });
   };
-  auto term = loop.WatchSignal(SIGTERM, [&] { stop(kExitOk, "SIGTERM"); });
-  auto intr = loop.WatchSignal(SIGINT, [&] { stop(kExitOk, "SIGINT"); });
+  constexpr std::chrono::milliseconds kStopGrace{5000};
+  auto term = loop.WatchSignal(SIGTERM, [&] { stop(kExitOk, "SIGTERM", kStopGrace); });
+  auto intr = loop.WatchSignal(SIGINT, [&] { stop(kExitOk, "SIGINT", kStopGrace); });
 
   std::unique_ptr<ipc::ControlChannel> control;
   if (control_fd >= 0) {
@@ -129,9 +146,12 @@ int main(int argc, char** argv) {
       stats.set_open_connections(static_cast<uint32_t>(server.connection_count()));
       stats.set_parked_polls(static_cast<uint32_t>(holder.parked_polls()));
     };
-    handlers.drain = [&](const ipc::v1::Drain& d) { stop(kExitOk, "drain: " + d.reason()); };
-    handlers.shutdown = [&](const std::string& reason) { stop(kExitOk, "shutdown: " + reason); };
-    handlers.lost = [&] { stop(kExitSupervisorGone, "the supervisor is gone"); };
+    handlers.drain = [&](const ipc::v1::Drain& d) {
+      stop(kExitOk, "drain: " + d.reason(),
+           d.deadline_ms() > 0 ? std::chrono::milliseconds(d.deadline_ms()) : kStopGrace);
+    };
+    handlers.shutdown = [&](const std::string& reason) { stop(kExitOk, "shutdown: " + reason, kStopGrace); };
+    handlers.lost = [&] { stop(kExitSupervisorGone, "the supervisor is gone", std::chrono::milliseconds(1000)); };
     control = ipc::ControlChannel::FromFd(loop, control_fd, std::move(handlers),
                                           std::chrono::milliseconds(heartbeat_ms));
     if (!control) {

@@ -85,6 +85,11 @@ class Runtime {
   void Cancel(uint64_t call_id);
   // Cancels every call in flight.
   void CancelAll();
+  // Calls not yet finished (retries included).
+  size_t live_calls() {
+    std::lock_guard<std::mutex> lock(contexts_mu_);
+    return live_calls_.size();
+  }
 
   ipc::EventLoop& loop() { return loop_; }
   wsv::WorkflowService::Stub& stub() { return *stub_; }

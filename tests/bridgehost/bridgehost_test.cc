@@ -411,7 +411,9 @@ TEST_F(BridgeHostTest, Holder_UnregisterIsVisibleAtOnceAndParkedPollsGetShutdown
     EXPECT_EQ(r.error().kind(), v1::ERROR_KIND_SHUTDOWN);
   });
   // Wait until the poll is parked (the bridge reports it in its stats).
-  for (int i = 0; i < 200; ++i) {
+  bool parked = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+       !parked && std::chrono::steady_clock::now() < deadline;) {
     v1::ControlMessage ask;
     ask.set_seq(1);
     ask.mutable_stats_request();
@@ -419,8 +421,9 @@ TEST_F(BridgeHostTest, Holder_UnregisterIsVisibleAtOnceAndParkedPollsGetShutdown
     ASSERT_EQ(::write(control_.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
     auto reply = ReadControl(5s);
     ASSERT_TRUE(reply.has_value());
-    if (reply->stats().parked_polls() == 1) break;
+    parked = reply->stats().parked_polls() == 1;
   }
+  ASSERT_TRUE(parked) << "the poll never parked";
   v1::Request unregister;
   unregister.mutable_unregister_worker()->set_task_queue("unreg-q");
   auto u = owner.Call(unregister, 10s);
