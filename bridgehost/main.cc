@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
     exit_code = code;
     holder.ShutdownAll();
     server.Stop();
+    runtime.CancelConnect();
     drain_deadline = std::chrono::steady_clock::now() + grace;
     drain_timer = loop.AddPeriodicTimer(std::chrono::milliseconds(20), [&] {
       if (runtime.live_calls() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {

@@ -134,7 +134,7 @@ void Runtime::Connect(std::chrono::milliseconds timeout, std::function<void(grpc
   opts.max_attempts = 1 << 20;  // bounded by the timeout
   AsyncMethod<wsv::GetSystemInfoRequest, wsv::GetSystemInfoResponse> method =
       &wsv::WorkflowService::StubInterface::async_interface::GetSystemInfo;
-  Call(method, wsv::GetSystemInfoRequest(), opts,
+  connect_call_ = Call(method, wsv::GetSystemInfoRequest(), opts,
        [this, done = std::move(done)](grpc::Status st, wsv::GetSystemInfoResponse resp) {
          if (st.ok()) {
            system_info_ = std::move(resp);

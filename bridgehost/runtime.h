@@ -73,6 +73,8 @@ class Runtime {
   // Asks the server for its capabilities (retrying while it is unreachable,
   // up to `timeout`); `done(ok)` runs on the loop.
   void Connect(std::chrono::milliseconds timeout, std::function<void(grpc::Status)> done);
+  // Stops a Connect() still retrying (nothing waits for it at shutdown).
+  void CancelConnect() { if (connect_call_ != 0) Cancel(connect_call_); }
 
   // One RPC with retries; `done` runs on the loop thread, exactly once.
   // Returns an id for Cancel().
@@ -85,10 +87,13 @@ class Runtime {
   void Cancel(uint64_t call_id);
   // Cancels every call in flight.
   void CancelAll();
-  // Calls not yet finished (retries included).
+  // Calls not yet finished (retries included) and not cancelled: what a
+  // graceful stop waits for.
   size_t live_calls() {
     std::lock_guard<std::mutex> lock(contexts_mu_);
-    return live_calls_.size();
+    size_t n = 0;
+    for (uint64_t id : live_calls_) n += cancelled_.contains(id) ? 0 : 1;
+    return n;
   }
 
   ipc::EventLoop& loop() { return loop_; }
@@ -111,6 +116,7 @@ class Runtime {
   std::unique_ptr<wsv::WorkflowService::Stub> stub_;
   wsv::GetSystemInfoResponse system_info_;
   bool connected_ = false;
+  uint64_t connect_call_ = 0;
   std::mutex contexts_mu_;
   std::condition_variable contexts_cv_;
   std::unordered_map<uint64_t, grpc::ClientContext*> contexts_;

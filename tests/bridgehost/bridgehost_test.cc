@@ -959,5 +959,66 @@ TEST_F(BridgeHostTest, Holder_LongPollsOnManyQueuesParkInParallel) {
   EXPECT_EQ(served.load(), kQueues);
 }
 
+TEST_F(BridgeHostTest, Activity_WillCompleteAsyncThenCompletedByTokenThroughTheClient) {
+  auto worker = Connect();
+  ASSERT_TRUE(worker.Call(Register("async-q"), 10s).ok());
+  StartWorkflowWithActivity("async-wf", "async-q");
+  auto task = worker.Call(PollActivity("async-q"), 30s);
+  ASSERT_TRUE(task.ok());
+  const std::string token = task->poll_activity_task().task().task_token();
+  v1::Request later;
+  auto* cc = later.mutable_complete_activity_task();
+  cc->set_task_queue("async-q");
+  cc->mutable_completion()->set_task_token(token);
+  cc->mutable_completion()->mutable_result()->mutable_will_complete_async();
+  ASSERT_TRUE(worker.Call(later, 10s).ok());
+  EXPECT_EQ(HistoryTypes("async-wf").size(), 5u) << "nothing recorded yet";
+  auto client = Connect(v1::ROLE_CLIENT);
+  v1::Request done;
+  done.mutable_complete_activity_async()->set_task_token(token);
+  done.mutable_complete_activity_async()->mutable_completion()->mutable_result()->mutable_completed()
+      ->mutable_result()->set_data("\"async\"");
+  ASSERT_TRUE(client.Call(done, 10s).ok());
+  const auto types = HistoryTypes("async-wf");
+  ASSERT_GE(types.size(), 7u);
+  EXPECT_EQ(types[6], enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+}
+
+TEST_F(BridgeHostTest, Client_UnreachableTemporalIsATypedErrorWithinTheDeadline) {
+  // A second bridge host pointed at a port nobody listens on.
+  auto pair = ipc::MakeSocketPair();
+  ASSERT_TRUE(pair.ok());
+  ipc::UniqueFd control = std::move(pair->first);
+  ipc::UniqueFd child_end = std::move(pair->second);
+  auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target", "127.0.0.1:1",
+                                 "--runtime-dir", runtime_dir_ + "/run2", "--control-fd", "3", "--log-level",
+                                 "error"},
+                                {{3, child_end.get()}},
+                                false,
+                                runtime_dir_ + "/bridgehost2.log"});
+  ASSERT_TRUE(p.has_value());
+  child_end.Reset();
+  ipc::ClientOptions o;
+  o.socket_path = runtime_dir_ + "/run2/bridge.sock";
+  o.hello.set_role(v1::ROLE_CLIENT);
+  std::optional<ipc::BlockingClient> c;
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s; !c && std::chrono::steady_clock::now() < deadline;) {
+    auto r = ipc::BlockingClient::Connect(o, 1s);
+    if (r.ok()) c.emplace(std::move(r).value());
+  }
+  ASSERT_TRUE(c.has_value());
+  v1::Request describe;
+  describe.mutable_describe_namespace()->mutable_request()->set_namespace_("default");
+  describe.set_timeout_ms(1500);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c->Call(describe, 5s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().kind() == v1::ERROR_KIND_UNAVAILABLE || r.error().kind() == v1::ERROR_KIND_DEADLINE_EXCEEDED)
+      << ipc::Describe(r.error());
+  EXPECT_LT(took, 4s) << "retries stop at the request's deadline";
+  p->Stop();
+}
+
 }  // namespace
 }  // namespace hourglass
