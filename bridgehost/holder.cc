@@ -141,6 +141,15 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       return;
     }
     case v1::Request::kCompleteWorkflowActivation: {
+      const auto& completion = request.complete_workflow_activation().completion();
+      for (auto& d : draining_) {
+        if (d.task_queue == request.complete_workflow_activation().task_queue() &&
+            d.workflows->AwaitsCompletion(completion.run_id())) {
+          d.workflows->Complete(completion, std::move(responder));
+          CheckDraining();
+          return;
+        }
+      }
       Handle* h = Find(request.complete_workflow_activation().task_queue());
       if (h == nullptr) return not_registered(request.complete_workflow_activation().task_queue());
       h->workflows->Complete(request.complete_workflow_activation().completion(), std::move(responder));
@@ -282,6 +291,25 @@ void Holder::Unregister(const std::string& task_queue, const char* why) {
   spdlog::info("bridgehost: task queue {} {}", task_queue, why);
   if (handle.activities) handle.activities->Shutdown();
   if (handle.workflows) handle.workflows->Shutdown();
+  // Activations already handed out may still be answered: keep the workflow
+  // worker until they are (or the grace period ends), so their commands reach
+  // the server instead of waiting out a workflow-task timeout.
+  if (handle.workflows && !handle.workflows->Drained()) {
+    const uint32_t grace = handle.options.graceful_shutdown_period_ms() > 0
+                               ? handle.options.graceful_shutdown_period_ms()
+                               : 5000;
+    handle.drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace);
+    draining_.push_back(std::move(handle));
+    if (!drain_check_) {
+      drain_check_ = runtime_.loop().AddPeriodicTimer(std::chrono::milliseconds(100), [this] { CheckDraining(); });
+    }
+  }
+}
+
+void Holder::CheckDraining() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(draining_, [&](const Handle& h) { return h.workflows->Drained() || now >= h.drain_deadline; });
+  if (draining_.empty()) drain_check_.Reset();
 }
 
 void Holder::OnCancel(ipc::Connection& connection, uint64_t request_id) {
@@ -314,5 +342,7 @@ void Holder::ShutdownAll() {
   std::vector<std::string> all = registered_queues();
   for (const auto& q : all) Unregister(q, "shut down with the bridge host");
 }
+
+bool Holder::Drained() const { return draining_.empty(); }
 
 }  // namespace hourglass::bridgehost

@@ -40,6 +40,8 @@ class Holder : public ipc::RequestHandler {
 
   // Shuts every handle down (SHUTDOWN to their polls).
   void ShutdownAll();
+  // No unregistered handle is still owed completions.
+  bool Drained() const;
 
   std::vector<std::string> registered_queues() const;
   size_t parked_polls() const;
@@ -52,6 +54,7 @@ class Holder : public ipc::RequestHandler {
     ipc::ConnectionId owner = 0;
     std::unique_ptr<ActivityWorker> activities;
     std::unique_ptr<WorkflowWorker> workflows;
+    std::chrono::steady_clock::time_point drain_deadline;
   };
 
   void Register(ipc::Connection& connection, ipc::v1::RegisterWorkerRequest& request,
@@ -64,6 +67,12 @@ class Holder : public ipc::RequestHandler {
   Runtime& runtime_;
   ClientRequests client_;
   std::map<std::string, Handle> handles_;
+  // Unregistered handles still owed completions of activations they handed
+  // out (graceful shutdown): answered to the server, then dropped once
+  // drained or after the grace period.
+  std::vector<Handle> draining_;
+  ipc::EventHandle drain_check_;
+  void CheckDraining();
   std::set<std::string> pending_registrations_;
   std::map<uint64_t, std::unique_ptr<Replayer>> replayers_;
   uint64_t next_replayer_id_ = 1;

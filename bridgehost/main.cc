@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     runtime.CancelConnect();
     drain_deadline = std::chrono::steady_clock::now() + grace;
     drain_timer = loop.AddPeriodicTimer(std::chrono::milliseconds(20), [&] {
-      if (runtime.live_calls() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      if ((runtime.live_calls() == 0 && holder.Drained()) || std::chrono::steady_clock::now() >= drain_deadline) {
         if (runtime.live_calls() > 0) spdlog::warn("bridgehost: {} calls still in flight at exit", runtime.live_calls());
         drain_timer.Reset();
         runtime.CancelAll();

@@ -84,6 +84,19 @@ void WorkflowWorker::CancelPoll(ipc::ConnectionId connection, uint64_t request_i
   parked_.Cancel(connection, request_id);
 }
 
+bool WorkflowWorker::AwaitsCompletion(const std::string& run_id) const {
+  auto it = runs_.find(run_id);
+  return it != runs_.end() && it->second->outstanding;
+}
+
+bool WorkflowWorker::Drained() const {
+  if (responses_in_flight_ > 0) return false;
+  for (const auto& [id, run] : runs_) {
+    if (run->outstanding) return false;
+  }
+  return true;
+}
+
 void WorkflowWorker::Deliver() {
   while (!ready_.empty() && !parked_.empty()) {
     v1::Response out;
@@ -304,6 +317,19 @@ void WorkflowWorker::Drive(RunState& run) {
 }
 
 void WorkflowWorker::Issue(RunState& run, act::WorkflowActivation activation) {
+  if (shutting_down_) {
+    // Nobody polls a worker that shut down: the run is dropped instead (its
+    // next task replays elsewhere). Removed on the next loop turn, since the
+    // caller still holds a reference.
+    const std::string run_id = run.run_id;
+    auto alive = alive_;
+    runtime_.loop().Post([this, alive, run_id] {
+      if (!*alive) return;
+      runs_.erase(run_id);
+      lru_.remove(run_id);
+    });
+    return;
+  }
   run.outstanding = true;
   ready_.push_back(std::move(activation));
   Deliver();
@@ -435,9 +461,11 @@ void WorkflowWorker::Respond(RunState& run) {
       &Async::RespondWorkflowTaskCompleted;
   auto alive = alive_;
   const std::string run_id = run.run_id;
+  ++responses_in_flight_;
   runtime_.Call(m, std::move(req), CallOptions{},
                 [this, alive, run_id](grpc::Status st, wsv::RespondWorkflowTaskCompletedResponse) {
                   if (!*alive) return;
+                  --responses_in_flight_;
                   auto it = runs_.find(run_id);
                   if (it == runs_.end()) return;
                   RunState& r = *it->second;

@@ -46,6 +46,10 @@ class WorkflowWorker {
   void Shutdown();
 
   size_t parked_polls() const { return parked_.size(); }
+  // Whether a completion for `run_id` is awaited (an activation is out).
+  bool AwaitsCompletion(const std::string& run_id) const;
+  // Nothing outstanding: no activation out, no answer to the server in flight.
+  bool Drained() const;
   size_t cached_runs() const { return runs_.size(); }
 
  private:
@@ -77,6 +81,7 @@ class WorkflowWorker {
   ipc::v1::WorkerOptions options_;
   bool shutting_down_ = false;
   int server_polls_ = 0;
+  int responses_in_flight_ = 0;
   std::set<uint64_t> server_poll_ids_;
   ipc::EventHandle retry_timer_;
   ParkedPolls parked_;

@@ -1020,5 +1020,29 @@ TEST_F(BridgeHostTest, Client_UnreachableTemporalIsATypedErrorWithinTheDeadline)
   p->Stop();
 }
 
+TEST_F(BridgeHostTest, Workflow_ActivationAnsweredAfterUnregisterStillReachesTheServer) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("drain-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-drain", "drain-q");
+  ASSERT_TRUE(NextActivation(w, "drain-q").jobs(0).has_initialize_workflow());
+  v1::Request unregister;
+  unregister.mutable_unregister_worker()->set_task_queue("drain-q");
+  ASSERT_TRUE(w.Call(unregister, 10s).ok());
+  // The activation handed out before the unregister is still answered...
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(CompleteActivation(w, "drain-q", run_id, {CompleteCmd("\"drained\"")}).ok());
+  // ...and its commands reach the server, well before a workflow-task timeout.
+  v1::Request await;
+  await.mutable_await_result()->mutable_execution()->set_workflow_id("wf-drain");
+  auto closed = w.Call(await, 30s);
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(closed->await_result().close_event().event_type(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  // New polls on the queue are refused: it is no longer registered.
+  auto poll = w.Call(PollWorkflow("drain-q"), 5s);
+  ASSERT_FALSE(poll.ok());
+  EXPECT_EQ(poll.error().kind(), v1::ERROR_KIND_WORKER_NOT_REGISTERED);
+}
+
 }  // namespace
 }  // namespace hourglass
