@@ -1044,5 +1044,31 @@ TEST_F(BridgeHostTest, Workflow_ActivationAnsweredAfterUnregisterStillReachesThe
   EXPECT_EQ(poll.error().kind(), v1::ERROR_KIND_WORKER_NOT_REGISTERED);
 }
 
+TEST_F(BridgeHostTest, Workflow_UnknownSeqAndDoubleTerminalAreHandledTheBridgeLivesOn) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("seq-q"), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-seq", "seq-q");
+  NextActivation(w, "seq-q");
+  coresdk::workflow_commands::WorkflowCommand unknown;
+  unknown.mutable_request_cancel_activity()->set_seq(99);  // never scheduled
+  ASSERT_TRUE(CompleteActivation(w, "seq-q", run_id, {unknown}).ok());
+  auto evict = NextActivation(w, "seq-q");
+  ASSERT_TRUE(evict.jobs(0).has_remove_from_cache()) << evict.DebugString();
+  EXPECT_EQ(evict.jobs(0).remove_from_cache().reason(), coresdk::workflow_activation::RemoveFromCache::FATAL);
+  ASSERT_TRUE(CompleteActivation(w, "seq-q", run_id, {}).ok());
+  const auto types = HistoryTypes("wf-seq");
+  EXPECT_NE(std::find(types.begin(), types.end(), enums::EVENT_TYPE_WORKFLOW_TASK_FAILED), types.end())
+      << "reported on attempt 1";
+  // The retried task (after the server's schedule) is new work again; two
+  // terminal commands: the first wins, the second is dropped.
+  auto retry = NextActivation(w, "seq-q");
+  ASSERT_TRUE(retry.jobs(0).has_initialize_workflow()) << retry.DebugString();
+  coresdk::workflow_commands::WorkflowCommand fail;
+  fail.mutable_fail_workflow_execution()->mutable_failure()->set_message("second");
+  ASSERT_TRUE(CompleteActivation(w, "seq-q", run_id, {CompleteCmd("\"first\""), fail}).ok());
+  EXPECT_TRUE(NextActivation(w, "seq-q").jobs(0).has_remove_from_cache());
+  EXPECT_EQ(HistoryTypes("wf-seq").back(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+}
+
 }  // namespace
 }  // namespace hourglass
