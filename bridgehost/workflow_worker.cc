@@ -357,9 +357,11 @@ void WorkflowWorker::Complete(const wcomp::WorkflowActivationCompletion& complet
     } else {
       // The answer to an activation that an eviction overtook: the eviction
       // goes out now, and the answer's commands are moot.
-      run.eviction_issued = true;
-      Issue(run, std::move(*run.pending_eviction));
-      run.pending_eviction.reset();
+      if (run.pending_eviction) {
+        run.eviction_issued = true;
+        Issue(run, std::move(*run.pending_eviction));
+        run.pending_eviction.reset();
+      }
     }
     return;
   }
@@ -498,23 +500,35 @@ void WorkflowWorker::Respond(RunState& run) {
 
 void WorkflowWorker::FailTask(RunState& run, enums::WorkflowTaskFailedCause cause, const Failure& failure,
                               act::RemoveFromCache::EvictionReason reason) {
+  spdlog::info("bridgehost: workflow task of run {} failed: {}", run.run_id, failure.message());
   // Only the first attempt is reported: later ones time out quietly, so a
   // broken workflow does not spin (reference §3.5).
-  if (run.task && run.task->attempt() <= 1 && !run.task->has_query()) {
-    wsv::RespondWorkflowTaskFailedRequest req;
-    req.set_namespace_(namespace_);
-    req.set_task_token(run.task->task_token());
-    req.set_cause(cause);
-    *req.mutable_failure() = failure;
-    req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
-    AsyncMethod<wsv::RespondWorkflowTaskFailedRequest, wsv::RespondWorkflowTaskFailedResponse> m =
-        &Async::RespondWorkflowTaskFailed;
-    runtime_.Call(m, std::move(req), CallOptions{}, [](grpc::Status st, wsv::RespondWorkflowTaskFailedResponse) {
-      if (!st.ok()) spdlog::warn("bridgehost: RespondWorkflowTaskFailed: {}", st.error_message());
-    });
+  if (!run.task || run.task->attempt() > 1 || run.task->has_query()) {
+    Evict(run, reason, failure.message());
+    return;
   }
-  spdlog::info("bridgehost: workflow task of run {} failed: {}", run.run_id, failure.message());
-  Evict(run, reason, failure.message());
+  wsv::RespondWorkflowTaskFailedRequest req;
+  req.set_namespace_(namespace_);
+  req.set_task_token(run.task->task_token());
+  req.set_cause(cause);
+  *req.mutable_failure() = failure;
+  req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+  // The run takes no new work from now on; its eviction goes out once the
+  // server has the failure, so the two are seen in that order.
+  run.task.reset();
+  run.evicting = true;
+  AsyncMethod<wsv::RespondWorkflowTaskFailedRequest, wsv::RespondWorkflowTaskFailedResponse> m =
+      &Async::RespondWorkflowTaskFailed;
+  auto alive = alive_;
+  const std::string run_id = run.run_id;
+  const std::string message = failure.message();
+  runtime_.Call(m, std::move(req), CallOptions{},
+                [this, alive, run_id, reason, message](grpc::Status st, wsv::RespondWorkflowTaskFailedResponse) {
+                  if (!*alive) return;
+                  if (!st.ok()) spdlog::warn("bridgehost: RespondWorkflowTaskFailed: {}", st.error_message());
+                  auto it = runs_.find(run_id);
+                  if (it != runs_.end()) IssueEviction(*it->second, reason, message);
+                });
 }
 
 // --- eviction and the cache -------------------------------------------------------
@@ -523,6 +537,11 @@ void WorkflowWorker::Evict(RunState& run, act::RemoveFromCache::EvictionReason r
   if (run.evicting) return;
   run.evicting = true;
   run.task.reset();
+  IssueEviction(run, reason, message);
+}
+
+void WorkflowWorker::IssueEviction(RunState& run, act::RemoveFromCache::EvictionReason reason,
+                                   const std::string& message) {
   act::WorkflowActivation a;
   a.set_run_id(run.run_id);
   auto* r = a.add_jobs()->mutable_remove_from_cache();

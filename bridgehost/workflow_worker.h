@@ -68,6 +68,10 @@ class WorkflowWorker {
                 coresdk::workflow_activation::RemoveFromCache::EvictionReason reason);
   void Evict(RunState& run, coresdk::workflow_activation::RemoveFromCache::EvictionReason reason,
              const std::string& message);
+  // Builds the RemoveFromCache activation and issues it, or holds it until
+  // the run's outstanding activation is answered.
+  void IssueEviction(RunState& run, coresdk::workflow_activation::RemoveFromCache::EvictionReason reason,
+                     const std::string& message);
   void Issue(RunState& run, coresdk::workflow_activation::WorkflowActivation activation);
   void Deliver();
   void Remove(const std::string& run_id);
