@@ -1070,5 +1070,38 @@ TEST_F(BridgeHostTest, Workflow_UnknownSeqAndDoubleTerminalAreHandledTheBridgeLi
   EXPECT_EQ(HistoryTypes("wf-seq").back(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
 }
 
+TEST_F(BridgeHostTest, Workflow_LongHistoryIsFetchedPageByPage) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(RegisterWith("pages-q", 0), 10s).ok());
+  const std::string run_id = StartViaBridge(w, "wf-pages", "pages-q");
+  NextActivation(w, "pages-q");
+  ASSERT_TRUE(CompleteActivation(w, "pages-q", run_id, {TimerCmd(1, 3600000)}).ok());
+  ASSERT_TRUE(NextActivation(w, "pages-q").jobs(0).has_remove_from_cache());
+  ASSERT_TRUE(CompleteActivation(w, "pages-q", run_id, {}).ok());
+  // 300 signals: the next task's history is longer than the 256 events a
+  // poll response carries, so the rest comes from GetWorkflowExecutionHistory.
+  constexpr int kSignals = 300;
+  for (int i = 0; i < kSignals; ++i) {
+    wsv::SignalWorkflowExecutionRequest sig;
+    sig.set_namespace_("default");
+    sig.mutable_workflow_execution()->set_workflow_id("wf-pages");
+    sig.set_signal_name("s" + std::to_string(i));
+    wsv::SignalWorkflowExecutionResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(g_server->stub().SignalWorkflowExecution(&ctx, sig, &resp).ok());
+  }
+  // No cache: the run replays from event 1 (its first task), then gets every signal.
+  auto init = NextActivation(w, "pages-q");
+  ASSERT_TRUE(init.jobs(0).has_initialize_workflow());
+  EXPECT_TRUE(init.is_replaying());
+  ASSERT_TRUE(CompleteActivation(w, "pages-q", run_id, {TimerCmd(1, 3600000)}).ok());
+  auto signals = NextActivation(w, "pages-q");
+  int count = 0;
+  for (const auto& job : signals.jobs()) count += job.has_signal_workflow() ? 1 : 0;
+  EXPECT_EQ(count, kSignals);
+  EXPECT_EQ(signals.jobs(0).signal_workflow().signal_name(), "s0") << "in arrival order";
+  EXPECT_GT(signals.history_length(), 256u);
+}
+
 }  // namespace
 }  // namespace hourglass
