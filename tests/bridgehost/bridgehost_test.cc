@@ -1103,5 +1103,48 @@ TEST_F(BridgeHostTest, Workflow_LongHistoryIsFetchedPageByPage) {
   EXPECT_GT(signals.history_length(), 256u);
 }
 
+TEST_F(BridgeHostTest, Holder_WorkflowCompletionsApplyInOrderAndHeartbeatsDoNotWait) {
+  auto w = Connect();
+  ASSERT_TRUE(w.Call(Register("fifo-q"), 10s).ok());
+  const std::string run_a = StartViaBridge(w, "wf-fifo-a", "fifo-q");
+  const std::string run_b = StartViaBridge(w, "wf-fifo-b", "fifo-q");
+  NextActivation(w, "fifo-q");
+  NextActivation(w, "fifo-q");
+  // Two workflow completions and a heartbeat, pipelined in one write.
+  auto completion = [&](uint64_t id, const std::string& run) {
+    v1::Envelope env;
+    env.set_request_id(id);
+    auto* cc = env.mutable_request()->mutable_complete_workflow_activation();
+    cc->set_task_queue("fifo-q");
+    cc->mutable_completion()->set_run_id(run);
+    *cc->mutable_completion()->mutable_successful()->add_commands() = TimerCmd(1, 3600000);
+    return *ipc::EncodeMessageFrame(env, 1 << 20);
+  };
+  v1::Envelope hb;
+  hb.set_request_id(3);
+  hb.mutable_request()->mutable_record_activity_heartbeat()->set_task_queue("fifo-q");
+  hb.mutable_request()->mutable_record_activity_heartbeat()->mutable_heartbeat()->set_task_token("none");
+  ASSERT_TRUE(w.SendRaw(completion(1, run_a) + completion(2, run_b) + *ipc::EncodeMessageFrame(hb, 1 << 20), 5s).ok());
+  std::vector<uint64_t> order;
+  while (order.size() < 3) {
+    auto env = w.ReadEnvelope(10s);
+    ASSERT_TRUE(env.ok());
+    if (!env->has_response()) continue;
+    EXPECT_FALSE(env->response().has_error()) << env->response().DebugString();
+    order.push_back(env->request_id());
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 3})) << "completions apply in arrival order";
+  // Both timers reach the server (the answer to it follows the IPC reply).
+  for (const char* id : {"wf-fifo-a", "wf-fifo-b"}) {
+    bool started = false;
+    for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+         !started && std::chrono::steady_clock::now() < deadline;) {
+      const auto types = HistoryTypes(id);
+      started = std::find(types.begin(), types.end(), enums::EVENT_TYPE_TIMER_STARTED) != types.end();
+    }
+    EXPECT_TRUE(started) << id;
+  }
+}
+
 }  // namespace
 }  // namespace hourglass
