@@ -257,6 +257,16 @@ class Engine {
   grpc::Status FindActivityToResolveById(const std::string& ns, const std::string& workflow_id,
                                          const std::string& run_id, const std::string& activity_id,
                                          Run** run, v1::ActivityInfo** info);
+  // The Respond*/Respond*ById pairs differ only in how they name the activity (task token
+  // or workflow id + activity id); these resolve either form and apply one outcome.
+  template <typename Request, typename Outcome>
+  grpc::Status ResolveRespondedActivity(const Request& req, Outcome outcome);
+  template <typename Request>
+  grpc::Status CompleteRespondedActivity(const Request& req);
+  template <typename Request>
+  grpc::Status FailRespondedActivity(const Request& req);
+  template <typename Request>
+  grpc::Status CancelRespondedActivity(const Request& req);
   void CloseActivity(Txn& txn, Run& run, v1::ActivityInfo& info, hist::HistoryEvent outcome,
                      bool started);
   void HandleActivityFailure(Txn& txn, Run& run, v1::ActivityInfo& info,

@@ -363,76 +363,75 @@ grpc::Status Engine::RecordActivityTaskHeartbeatById(
   return st;
 }
 
-grpc::Status Engine::RespondActivityTaskCompleted(const wsv::RespondActivityTaskCompletedRequest& req,
-                                                  wsv::RespondActivityTaskCompletedResponse*) {
+template <typename Request, typename Outcome>
+grpc::Status Engine::ResolveRespondedActivity(const Request& req, Outcome outcome) {
   now_ = clock_.NowMs();
   Run* run = nullptr;
   v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
-  return CompleteActivity(*run, *ai, req.has_result() ? &req.result() : nullptr, req.identity());
+  grpc::Status st;
+  if constexpr (requires { req.task_token(); }) {
+    st = FindActivityByToken(req.task_token(), &run, &ai);
+  } else {
+    st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id(),
+                                   &run, &ai);
+  }
+  if (!st.ok()) return st;
+  return outcome(*run, *ai);
+}
+
+template <typename Request>
+grpc::Status Engine::CompleteRespondedActivity(const Request& req) {
+  return ResolveRespondedActivity(req, [&](Run& run, v1::ActivityInfo& ai) {
+    return CompleteActivity(run, ai, req.has_result() ? &req.result() : nullptr, req.identity());
+  });
+}
+
+template <typename Request>
+grpc::Status Engine::FailRespondedActivity(const Request& req) {
+  return ResolveRespondedActivity(req, [&](Run& run, v1::ActivityInfo& ai) {
+    return FailActivity(run, ai, req.failure(),
+                        req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
+                        req.identity());
+  });
+}
+
+template <typename Request>
+grpc::Status Engine::CancelRespondedActivity(const Request& req) {
+  return ResolveRespondedActivity(req, [&](Run& run, v1::ActivityInfo& ai) {
+    return CancelActivity(run, ai, req.has_details() ? &req.details() : nullptr, req.identity());
+  });
+}
+
+grpc::Status Engine::RespondActivityTaskCompleted(const wsv::RespondActivityTaskCompletedRequest& req,
+                                                  wsv::RespondActivityTaskCompletedResponse*) {
+  return CompleteRespondedActivity(req);
 }
 
 grpc::Status Engine::RespondActivityTaskCompletedById(
     const wsv::RespondActivityTaskCompletedByIdRequest& req,
     wsv::RespondActivityTaskCompletedByIdResponse*) {
-  now_ = clock_.NowMs();
-  Run* run = nullptr;
-  v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
-                                          req.activity_id(), &run, &ai);
-      !st.ok()) {
-    return st;
-  }
-  return CompleteActivity(*run, *ai, req.has_result() ? &req.result() : nullptr, req.identity());
+  return CompleteRespondedActivity(req);
 }
 
 grpc::Status Engine::RespondActivityTaskFailed(const wsv::RespondActivityTaskFailedRequest& req,
                                                wsv::RespondActivityTaskFailedResponse*) {
-  now_ = clock_.NowMs();
-  Run* run = nullptr;
-  v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
-  return FailActivity(*run, *ai, req.failure(),
-                      req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
-                      req.identity());
+  return FailRespondedActivity(req);
 }
 
 grpc::Status Engine::RespondActivityTaskFailedById(const wsv::RespondActivityTaskFailedByIdRequest& req,
                                                    wsv::RespondActivityTaskFailedByIdResponse*) {
-  now_ = clock_.NowMs();
-  Run* run = nullptr;
-  v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
-                                          req.activity_id(), &run, &ai);
-      !st.ok()) {
-    return st;
-  }
-  return FailActivity(*run, *ai, req.failure(),
-                      req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
-                      req.identity());
+  return FailRespondedActivity(req);
 }
 
 grpc::Status Engine::RespondActivityTaskCanceled(const wsv::RespondActivityTaskCanceledRequest& req,
                                                  wsv::RespondActivityTaskCanceledResponse*) {
-  now_ = clock_.NowMs();
-  Run* run = nullptr;
-  v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityByToken(req.task_token(), &run, &ai); !st.ok()) return st;
-  return CancelActivity(*run, *ai, req.has_details() ? &req.details() : nullptr, req.identity());
+  return CancelRespondedActivity(req);
 }
 
 grpc::Status Engine::RespondActivityTaskCanceledById(
     const wsv::RespondActivityTaskCanceledByIdRequest& req,
     wsv::RespondActivityTaskCanceledByIdResponse*) {
-  now_ = clock_.NowMs();
-  Run* run = nullptr;
-  v1::ActivityInfo* ai = nullptr;
-  if (auto st = FindActivityToResolveById(req.namespace_(), req.workflow_id(), req.run_id(),
-                                          req.activity_id(), &run, &ai);
-      !st.ok()) {
-    return st;
-  }
-  return CancelActivity(*run, *ai, req.has_details() ? &req.details() : nullptr, req.identity());
+  return CancelRespondedActivity(req);
 }
 
 // --- timers -----------------------------------------------------------------------
