@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "bridgehost/core/history_chunker.h"
 #include "bridgehost/grpc_errors.h"
 
 namespace hourglass::bridgehost {
@@ -37,15 +38,6 @@ void Forward(Runtime& runtime, AsyncMethod<Req, Resp> method, Req request, CallO
                  fill(out, std::move(resp));
                  responder->Reply(std::move(out));
                });
-}
-
-bool IsCloseEvent(enums::EventType type) {
-  return type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED ||
-         type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED ||
-         type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT ||
-         type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED ||
-         type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED ||
-         type == enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW;
 }
 
 // The run a close event hands over to, when it does (continue-as-new, retry).
@@ -271,7 +263,7 @@ void ClientRequests::AwaitResult(v1::AwaitResultRequest request,
                     return;
                   }
                   for (const auto& e : r.history().events()) {
-                    if (!IsCloseEvent(e.event_type())) continue;
+                    if (!core::IsWorkflowClosingEvent(e)) continue;
                     const std::string next = NextRunId(e);
                     if (request.follow_runs() && !next.empty()) {
                       request.mutable_execution()->set_run_id(next);
