@@ -23,6 +23,7 @@
 #include "ipc/frame.h"
 #include "ipc/unix_socket.h"
 #include "tests/testing/process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -67,24 +68,22 @@ int64_t RssKb(pid_t pid) {
 }
 
 struct Bridge {
+  testing::TempDir dir{"hg-bench"};  // first, so the process stops before it goes
   std::optional<testing::ChildProcess> process;
   std::string socket;
-  std::string dir;
 };
 
 Bridge StartBridge(const std::string& target) {
   Bridge b;
-  char tmpl[] = "/tmp/hg-bench-XXXXXX";
-  b.dir = ::mkdtemp(tmpl);
   auto pair = ipc::MakeSocketPair();
   ipc::UniqueFd parent = std::move(pair->first);
   ipc::UniqueFd child = std::move(pair->second);
   auto p = testing::ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target", target,
-                                          "--runtime-dir", b.dir + "/run", "--control-fd", "3",
+                                          "--runtime-dir", b.dir.path() + "/run", "--control-fd", "3",
                                           "--heartbeat-ms", "0", "--log-level", "error"},
                                          {{3, child.get()}},
                                          false,
-                                         b.dir + "/bridgehost.log"});
+                                         b.dir.path() + "/bridgehost.log"});
   b.process.emplace(std::move(*p));
   ipc::FrameDecoder decoder;
   for (;;) {
@@ -179,13 +178,12 @@ int main(int argc, char** argv) {
               (through - direct) / activations_per_replay);
 
   // --- 2. RSS per cached run ------------------------------------------------------
-  char tmpl[] = "/tmp/hg-bench-ds-XXXXXX";
-  const std::string ds_dir = ::mkdtemp(tmpl);
+  const testing::TempDir ds_dir("hg-bench-ds");
   auto devserver = testing::ChildProcess::Spawn({{testing::BinDir() + "/hourglass-devserver", "--port", "0",
                                                    "--log-level", "error"},
                                                   {},
                                                   true,
-                                                  ds_dir + "/devserver.log"});
+                                                  ds_dir.path() + "/devserver.log"});
   auto line = devserver->WaitForLine("ready on", 20s);
   Bridge cached = StartBridge(testing::AddressFromReadyLine(*line));
   auto w = Connect(cached.socket);

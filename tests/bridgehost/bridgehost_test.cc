@@ -24,6 +24,7 @@
 #include "ipc/unix_socket.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 #include "tests/testing/process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace hourglass {
 namespace {
@@ -37,13 +38,11 @@ using testing::ChildProcess;
 class DevServer {
  public:
   DevServer() {
-    char tmpl[] = "/tmp/hg-bh-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-devserver", "--port", "0",
-                                   "--db-filename", dir_ + "/dev.db", "--log-level", "warn"},
+                                   "--db-filename", dir_.path() + "/dev.db", "--log-level", "warn"},
                                   {},
                                   true,
-                                  dir_ + "/devserver.log"});
+                                  dir_.path() + "/devserver.log"});
     EXPECT_TRUE(p.has_value());
     process_.emplace(std::move(*p));
     auto line = process_->WaitForLine("ready on", 20s);
@@ -51,15 +50,12 @@ class DevServer {
     address_ = line ? testing::AddressFromReadyLine(*line) : "";
     stub_ = wsv::WorkflowService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
-  ~DevServer() {
-    process_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~DevServer() { process_.reset(); }
   const std::string& address() const { return address_; }
   wsv::WorkflowService::Stub& stub() { return *stub_; }
 
  private:
-  std::string dir_;
+  testing::TempDir dir_{"hg-bh"};
   std::optional<ChildProcess> process_;
   std::string address_;
   std::unique_ptr<wsv::WorkflowService::Stub> stub_;
@@ -76,18 +72,16 @@ class BridgeHostTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    char tmpl[] = "/tmp/hg-bhr-XXXXXX";
-    runtime_dir_ = ::mkdtemp(tmpl);
     auto pair = ipc::MakeSocketPair();
     ASSERT_TRUE(pair.ok());
     control_ = std::move(pair->first);
     ipc::UniqueFd child_end = std::move(pair->second);
     auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target",
-                                   g_server->address(), "--runtime-dir", runtime_dir_ + "/run",
+                                   g_server->address(), "--runtime-dir", runtime_dir_.path() + "/run",
                                    "--control-fd", "3", "--log-level", "warn"},
                                   {{3, child_end.get()}},
                                   false,
-                                  runtime_dir_ + "/bridgehost.log"});
+                                  runtime_dir_.path() + "/bridgehost.log"});
     ASSERT_TRUE(p.has_value());
     bridge_.emplace(std::move(*p));
     // The first control message is READY, with the socket and the epoch.
@@ -100,7 +94,6 @@ class BridgeHostTest : public ::testing::Test {
 
   void TearDown() override {
     bridge_.reset();
-    std::filesystem::remove_all(runtime_dir_);
   }
 
   std::optional<v1::ControlMessage> ReadControl(std::chrono::milliseconds timeout) {
@@ -256,7 +249,7 @@ class BridgeHostTest : public ::testing::Test {
     return out;
   }
 
-  std::string runtime_dir_;
+  testing::TempDir runtime_dir_{"hg-bhr"};
   ipc::UniqueFd control_;
   ipc::FrameDecoder control_decoder_;
   std::optional<ChildProcess> bridge_;
@@ -267,7 +260,7 @@ class BridgeHostTest : public ::testing::Test {
 TEST_F(BridgeHostTest, Ready_ReportsSocketAndEpochAndTheSocketIsPrivate) {
   EXPECT_NE(epoch_, 0u);
   struct stat st{};
-  ASSERT_EQ(::stat((runtime_dir_ + "/run").c_str(), &st), 0);
+  ASSERT_EQ(::stat((runtime_dir_.path() + "/run").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   auto c = Connect();
   EXPECT_EQ(c.welcome().bridge_epoch(), epoch_);
@@ -991,15 +984,15 @@ TEST_F(BridgeHostTest, Client_UnreachableTemporalIsATypedErrorWithinTheDeadline)
   ipc::UniqueFd control = std::move(pair->first);
   ipc::UniqueFd child_end = std::move(pair->second);
   auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target", "127.0.0.1:1",
-                                 "--runtime-dir", runtime_dir_ + "/run2", "--control-fd", "3", "--log-level",
+                                 "--runtime-dir", runtime_dir_.path() + "/run2", "--control-fd", "3", "--log-level",
                                  "error"},
                                 {{3, child_end.get()}},
                                 false,
-                                runtime_dir_ + "/bridgehost2.log"});
+                                runtime_dir_.path() + "/bridgehost2.log"});
   ASSERT_TRUE(p.has_value());
   child_end.Reset();
   ipc::ClientOptions o;
-  o.socket_path = runtime_dir_ + "/run2/bridge.sock";
+  o.socket_path = runtime_dir_.path() + "/run2/bridge.sock";
   o.hello.set_role(v1::ROLE_CLIENT);
   std::optional<ipc::BlockingClient> c;
   for (const auto deadline = std::chrono::steady_clock::now() + 10s; !c && std::chrono::steady_clock::now() < deadline;) {

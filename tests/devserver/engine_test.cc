@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "devserver/engine/time_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace hourglass::devserver {
 namespace {
@@ -329,8 +330,8 @@ TEST_F(EngineTest, Commands_DuplicateTimerIdFailsTheWorkflowTask) {
 }
 
 TEST_F(EngineTest, Durability_RestartOnTheSameDatabaseKeepsRunsAndRearmsTimers) {
-  char tmpl[] = "/tmp/hg-engine-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  const ::hourglass::testing::TempDir tmp("hg-engine");
+  const std::string& dir = tmp.path();
   Open(dir + "/dev.db");
   Start("w");
   auto task = PollWorkflow();
@@ -347,7 +348,6 @@ TEST_F(EngineTest, Durability_RestartOnTheSameDatabaseKeepsRunsAndRearmsTimers) 
   ASSERT_TRUE(Complete(fired->task_token(), {CompleteWorkflow()}).ok());
   engine_.reset();
   store_.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -18,22 +18,11 @@
 
 #include "ipc/event_loop.h"
 #include "ipc/server.h"
+#include "tests/testing/temp_dir.h"
 
 namespace hourglass::ipc::testing {
 
-// A fresh short directory under /tmp (socket paths are limited to 107 bytes).
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/hg-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::hourglass::testing::TempDir;
 
 // Handler script:
 //   ping "park"     -> parked until a ping "release" arrives
