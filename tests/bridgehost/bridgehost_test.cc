@@ -24,6 +24,7 @@
 #include "ipc/unix_socket.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 #include "tests/testing/process.h"
+#include "tests/testing/stack.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hourglass {
@@ -38,26 +39,14 @@ using testing::ChildProcess;
 class DevServer {
  public:
   DevServer() {
-    auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-devserver", "--port", "0",
-                                   "--db-filename", dir_.path() + "/dev.db", "--log-level", "warn"},
-                                  {},
-                                  true,
-                                  dir_.path() + "/devserver.log"});
-    EXPECT_TRUE(p.has_value());
-    process_.emplace(std::move(*p));
-    auto line = process_->WaitForLine("ready on", 20s);
-    EXPECT_TRUE(line.has_value()) << "dev server did not start";
-    address_ = line ? testing::AddressFromReadyLine(*line) : "";
-    stub_ = wsv::WorkflowService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    EXPECT_TRUE(process_.ok()) << "dev server did not start";
+    stub_ = wsv::WorkflowService::NewStub(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
   }
-  ~DevServer() { process_.reset(); }
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return process_.address(); }
   wsv::WorkflowService::Stub& stub() { return *stub_; }
 
  private:
-  testing::TempDir dir_{"hg-bh"};
-  std::optional<ChildProcess> process_;
-  std::string address_;
+  testing::DevServerProcess process_;
   std::unique_ptr<wsv::WorkflowService::Stub> stub_;
 };
 
@@ -72,49 +61,16 @@ class BridgeHostTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    auto pair = ipc::MakeSocketPair();
-    ASSERT_TRUE(pair.ok());
-    control_ = std::move(pair->first);
-    ipc::UniqueFd child_end = std::move(pair->second);
-    auto p = ChildProcess::Spawn({{testing::BinDir() + "/hourglass-bridgehost", "--target",
-                                   g_server->address(), "--runtime-dir", runtime_dir_.path() + "/run",
-                                   "--control-fd", "3", "--log-level", "warn"},
-                                  {{3, child_end.get()}},
-                                  false,
-                                  runtime_dir_.path() + "/bridgehost.log"});
-    ASSERT_TRUE(p.has_value());
-    bridge_.emplace(std::move(*p));
-    // The first control message is READY, with the socket and the epoch.
-    auto ready = ReadControl(20s);
-    ASSERT_TRUE(ready.has_value()) << "no READY on the control channel";
-    ASSERT_TRUE(ready->has_ready());
-    socket_path_ = ready->ready().socket_path();
-    epoch_ = ready->ready().bridge_epoch();
+    bridge_.emplace(g_server->address());
+    ASSERT_TRUE(bridge_->ok()) << "no READY on the control channel";
+    socket_path_ = bridge_->socket_path();
+    epoch_ = bridge_->epoch();
   }
 
-  void TearDown() override {
-    bridge_.reset();
-  }
+  void TearDown() override { bridge_.reset(); }
 
   std::optional<v1::ControlMessage> ReadControl(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto item = control_decoder_.Next();
-      if (item.status == ipc::FrameDecoder::Status::kFrame) {
-        v1::ControlMessage m;
-        if (!m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()))) return std::nullopt;
-        if (m.has_heartbeat()) continue;
-        return m;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd pfd{control_.get(), POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-      auto span = control_decoder_.WritableSpan(4096);
-      const ssize_t n = ::read(control_.get(), span.data(), span.size());
-      if (n <= 0) return std::nullopt;
-      control_decoder_.Commit(static_cast<size_t>(n));
-    }
+    return bridge_->ReadControl(timeout);
   }
 
   ipc::BlockingClient Connect(v1::Role role = v1::ROLE_WORKER) {
@@ -249,10 +205,8 @@ class BridgeHostTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir runtime_dir_{"hg-bhr"};
-  ipc::UniqueFd control_;
-  ipc::FrameDecoder control_decoder_;
-  std::optional<ChildProcess> bridge_;
+  testing::TempDir runtime_dir_{"hg-bhr"};  // for a second bridge host
+  std::optional<testing::BridgeHostProcess> bridge_;
   std::string socket_path_;
   uint64_t epoch_ = 0;
 };
@@ -260,7 +214,7 @@ class BridgeHostTest : public ::testing::Test {
 TEST_F(BridgeHostTest, Ready_ReportsSocketAndEpochAndTheSocketIsPrivate) {
   EXPECT_NE(epoch_, 0u);
   struct stat st{};
-  ASSERT_EQ(::stat((runtime_dir_.path() + "/run").c_str(), &st), 0);
+  ASSERT_EQ(::stat(bridge_->runtime_dir().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   auto c = Connect();
   EXPECT_EQ(c.welcome().bridge_epoch(), epoch_);
@@ -273,8 +227,7 @@ TEST_F(BridgeHostTest, Control_StatsAnswerTheSupervisor) {
   v1::ControlMessage ask;
   ask.set_seq(7);
   ask.mutable_stats_request();
-  auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
-  ASSERT_EQ(::write(control_.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+  ASSERT_TRUE(bridge_->SendControl(ask));
   auto reply = ReadControl(10s);
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->seq(), 7u);
@@ -284,8 +237,8 @@ TEST_F(BridgeHostTest, Control_StatsAnswerTheSupervisor) {
 }
 
 TEST_F(BridgeHostTest, Control_EofMeansTheSupervisorIsGoneAndTheBridgeExits) {
-  control_.Reset();
-  const int status = bridge_->Wait(10s);
+  bridge_->CloseControl();
+  const int status = bridge_->process().Wait(10s);
   ASSERT_NE(status, -1) << "the bridge host must exit when its control channel closes";
   EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WEXITSTATUS(status), 5);
@@ -410,8 +363,7 @@ TEST_F(BridgeHostTest, Holder_UnregisterIsVisibleAtOnceAndParkedPollsGetShutdown
     v1::ControlMessage ask;
     ask.set_seq(1);
     ask.mutable_stats_request();
-    auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
-    ASSERT_EQ(::write(control_.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+    ASSERT_TRUE(bridge_->SendControl(ask));
     auto reply = ReadControl(5s);
     ASSERT_TRUE(reply.has_value());
     parked = reply->stats().parked_polls() == 1;

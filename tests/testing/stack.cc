@@ -1,0 +1,69 @@
+#include "tests/testing/stack.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include "ipc/envelope.h"
+#include "ipc/unix_socket.h"
+
+namespace hourglass::testing {
+
+DevServerProcess::DevServerProcess(std::chrono::milliseconds ready_timeout) {
+  auto p = ChildProcess::Spawn({{BinDir() + "/hourglass-devserver", "--port", "0", "--db-filename",
+                                 dir_.path() + "/dev.db", "--log-level", "warn"},
+                                {},
+                                true,
+                                dir_.path() + "/devserver.log"});
+  if (!p) return;
+  process_.emplace(std::move(*p));
+  if (auto line = process_->WaitForLine("ready on", ready_timeout)) address_ = AddressFromReadyLine(*line);
+}
+
+BridgeHostProcess::BridgeHostProcess(const std::string& target, std::chrono::milliseconds ready_timeout) {
+  runtime_dir_ = dir_.path() + "/run";
+  log_path_ = dir_.path() + "/bridgehost.log";
+  auto pair = ipc::MakeSocketPair();
+  if (!pair.ok()) return;
+  control_ = std::move(pair->first);
+  ipc::UniqueFd child_end = std::move(pair->second);
+  auto p = ChildProcess::Spawn({{BinDir() + "/hourglass-bridgehost", "--target", target, "--runtime-dir",
+                                 runtime_dir_, "--control-fd", "3", "--log-level", "warn"},
+                                {{3, child_end.get()}},
+                                false,
+                                log_path_});
+  if (!p) return;
+  process_.emplace(std::move(*p));
+  auto ready = ReadControl(ready_timeout);
+  if (!ready || !ready->has_ready()) return;
+  socket_path_ = ready->ready().socket_path();
+  epoch_ = ready->ready().bridge_epoch();
+}
+
+std::optional<ipc::v1::ControlMessage> BridgeHostProcess::ReadControl(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto item = control_decoder_.Next();
+    if (item.status == ipc::FrameDecoder::Status::kFrame) {
+      ipc::v1::ControlMessage m;
+      if (!m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()))) return std::nullopt;
+      if (m.has_heartbeat()) continue;
+      return m;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd pfd{control_.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    auto span = control_decoder_.WritableSpan(4096);
+    const ssize_t n = ::read(control_.get(), span.data(), span.size());
+    if (n <= 0) return std::nullopt;
+    control_decoder_.Commit(static_cast<size_t>(n));
+  }
+}
+
+bool BridgeHostProcess::SendControl(const ipc::v1::ControlMessage& message) {
+  auto frame = ipc::EncodeMessageFrame(message, 1 << 20);
+  return frame.ok() && ::write(control_.get(), frame->data(), frame->size()) == static_cast<ssize_t>(frame->size());
+}
+
+}  // namespace hourglass::testing
