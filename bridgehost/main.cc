@@ -17,17 +17,18 @@
 #include "bridgehost/runtime.h"
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
+#include "ipc/exit_codes.h"
 #include "ipc/server.h"
 #include "ipc/unix_socket.h"
 
 namespace {
 
-// Exit codes (docs/bridgehost.md).
-constexpr int kExitOk = 0;
-constexpr int kExitInternal = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitSocket = 4;
-constexpr int kExitSupervisorGone = 5;
+// Exit codes: docs/exit-codes.md.
+constexpr int kExitOk = hourglass::exit_code::kOk;
+constexpr int kExitInternal = hourglass::exit_code::kInternal;
+constexpr int kExitUsage = hourglass::exit_code::kUsage;
+constexpr int kExitSocket = hourglass::exit_code::kSocket;
+constexpr int kExitSupervisorGone = hourglass::exit_code::kSupervisorGone;
 
 std::string DefaultRuntimeDir() {
   if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {

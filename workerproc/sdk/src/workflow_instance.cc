@@ -763,15 +763,19 @@ cmp::WorkflowActivationCompletion WorkflowRuns::Activate(const act::WorkflowActi
   // rule: an eviction is answered, never failed).
   for (const auto& job : activation.jobs()) {
     if (job.has_remove_from_cache()) {
-      runs_.erase(run_id);
+      Evict(run_id);
       cmp::WorkflowActivationCompletion done;
       done.set_run_id(run_id);
       done.mutable_successful();
       return done;
     }
   }
-  auto it = runs_.find(run_id);
-  if (it == runs_.end()) {
+  std::shared_ptr<WorkflowInstance> instance;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = runs_.find(run_id); it != runs_.end()) instance = it->second;
+  }
+  if (!instance) {
     const act::InitializeWorkflow* init = nullptr;
     for (const auto& job : activation.jobs()) {
       if (job.has_initialize_workflow()) init = &job.initialize_workflow();
@@ -788,9 +792,11 @@ cmp::WorkflowActivationCompletion WorkflowRuns::Activate(const act::WorkflowActi
                                   JoinNames(Registry::Global().WorkflowNames()),
                               "NotFoundError");
     }
-    it = runs_.emplace(run_id, std::make_unique<WorkflowInstance>(*fn, run_id, options_)).first;
+    instance = std::make_shared<WorkflowInstance>(*fn, run_id, options_);
+    std::lock_guard lock(mu_);
+    runs_[run_id] = instance;
   }
-  return it->second->Activate(activation);
+  return instance->Activate(activation);
 }
 
 }  // namespace hourglass::sdk

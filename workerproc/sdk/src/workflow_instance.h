@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -196,19 +197,29 @@ class WorkflowInstance final : public detail::WorkflowRuntime, private detail::S
 };
 
 // Every run a worker holds, keyed by run id: creates a run at
-// InitializeWorkflow, routes activations, drops the run on eviction. Not
-// thread-safe: Core sends at most one activation per run at a time, and the
-// worker serialises access per run.
+// InitializeWorkflow, routes activations, drops the run on eviction.
+// Thread-safe for different runs at once (Core sends at most one activation
+// per run at a time); the map is locked only to find the run, never while
+// workflow code runs.
 class WorkflowRuns {
  public:
   explicit WorkflowRuns(InstanceOptions options) : options_(std::move(options)) {}
   cmp::WorkflowActivationCompletion Activate(const act::WorkflowActivation& activation);
-  size_t size() const { return runs_.size(); }
-  void Evict(const std::string& run_id) { runs_.erase(run_id); }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return runs_.size();
+  }
+  // Forgets a run (its evaluation may still be running elsewhere: it keeps
+  // the instance alive until it returns).
+  void Evict(const std::string& run_id) {
+    std::lock_guard lock(mu_);
+    runs_.erase(run_id);
+  }
 
  private:
   InstanceOptions options_;
-  std::map<std::string, std::unique_ptr<WorkflowInstance>> runs_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<WorkflowInstance>> runs_;
 };
 
 // A completion failing the workflow task, with the cause Core reports.

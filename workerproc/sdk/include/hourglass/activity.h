@@ -112,6 +112,13 @@ class ActivityContext {
 
 using ActivityFunction = std::function<Payload(ActivityContext&, const Payloads&)>;
 
+namespace detail {
+template <typename Tuple, typename T>
+struct FirstIs : std::false_type {};
+template <typename First, typename... Rest, typename T>
+struct FirstIs<std::tuple<First, Rest...>, T> : std::is_same<First, T> {};
+}  // namespace detail
+
 enum class Isolation { kDefault, kThread, kProcess };
 
 struct ActivityRegistrationOptions {
@@ -127,11 +134,9 @@ ActivityFunction MakeActivityFunction(F fn) {
   using Traits = detail::CallableTraits<F>;
   using AllArgs = typename Traits::Args;
   using R = typename Traits::Result;
-  constexpr bool kTakesContext =
-      std::tuple_size_v<AllArgs> > 0 && std::is_same_v<std::tuple_element_t<0, AllArgs>, ActivityContext>;
   return [fn](ActivityContext& ctx, const Payloads& input) -> Payload {
     auto call = [&]() -> decltype(auto) {
-      if constexpr (kTakesContext) {
+      if constexpr (detail::FirstIs<AllArgs, ActivityContext>::value) {
         using Args = typename detail::DropFirst<AllArgs>::type;
         return std::apply([&](auto&&... a) -> R { return fn(ctx, std::move(a)...); }, FromPayloads<Args>(input));
       } else {
