@@ -22,8 +22,11 @@ class TempDir {
   TempDir& operator=(TempDir&&) = delete;
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+  // HOURGLASS_KEEP_TEST_DIRS=1 keeps the directories (logs, databases) for a
+  // post-mortem of a failing test.
   ~TempDir() {
     if (path_.empty()) return;
+    if (const char* keep = ::getenv("HOURGLASS_KEEP_TEST_DIRS"); keep != nullptr && *keep == '1') return;
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }

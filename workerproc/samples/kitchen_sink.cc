@@ -104,7 +104,10 @@ Task<std::optional<json>> RunAction(WorkflowContext& ctx, std::shared_ptr<SinkSt
     co_await f;
   } else if (a.contains("signal")) {
     const std::string name = a["signal"];
-    co_await ctx.WaitCondition([state, name] { return state->signals[name] > 0; });
+    // Declared apart from the co_await: GCC 12 double-frees a capturing
+    // lambda temporary inside a co_await expression (docs/user-guide.md).
+    auto received = [state, name] { return state->signals[name] > 0; };
+    co_await ctx.WaitCondition(received);
     --state->signals[name];
   } else if (a.contains("child")) {
     co_await ctx.ExecuteChildWorkflow<json>("KitchenSink", hourglass::ChildWorkflowOptions(), a["child"]);
@@ -116,7 +119,8 @@ Task<std::optional<json>> RunAction(WorkflowContext& ctx, std::shared_ptr<SinkSt
         --*n;
       }(ctx, state, sub, left));
     }
-    co_await ctx.WaitCondition([left] { return *left == 0; });
+    auto all_done = [left] { return *left == 0; };
+    co_await ctx.WaitCondition(all_done);
   } else if (a.contains("patch")) {
     ctx.Patched(a["patch"].get<std::string>());
   } else if (a.contains("upsert_memo")) {

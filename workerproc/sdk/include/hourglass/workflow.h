@@ -15,6 +15,14 @@
 // read the clock, sleep the thread, do I/O or use threads in workflow code:
 // it is replayed from history whenever its worker does not have it cached.
 // See docs/user-guide.md.
+//
+// Compiler note: GCC 12 (Debian 12's g++) destroys some temporaries twice when
+// they are created inside a co_await expression: lambdas that capture by
+// value, and brace-initialised aggregates. Declare such a value in its own
+// statement, then co_await (GCC 13+ and clang are not affected):
+//
+//   auto ready = [state] { return state->ready; };   // not inside co_await
+//   co_await ctx.WaitCondition(ready);
 
 #include <chrono>
 #include <cstdint>

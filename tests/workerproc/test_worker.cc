@@ -1,0 +1,198 @@
+// hourglass-test-worker: a worker binary like a user's own, serving the
+// samples plus workflows that exercise each context feature. Driven by
+// worker_test.cc against the real bridge host and dev server.
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hourglass/activity.h"
+#include "hourglass/worker.h"
+#include "hourglass/workflow.h"
+
+namespace testwf {
+
+using namespace std::chrono_literals;
+using hourglass::ActivityContext;
+using hourglass::ActivityOptions;
+using hourglass::Task;
+using hourglass::WorkflowContext;
+
+// --- Activities
+
+// Heartbeats until cancelled, then reports the cancellation.
+std::string UntilCancelled(ActivityContext& ctx) {
+  for (int i = 0; i < 600; ++i) {
+    ctx.Heartbeat(i);
+    ctx.SleepFor(100ms);  // throws CancelledError once cancellation arrives
+  }
+  return "never cancelled";
+}
+HOURGLASS_ACTIVITY("t.until_cancelled", UntilCancelled);
+
+// Writes its task token to `path` and leaves completion to someone else.
+void CompleteLater(ActivityContext& ctx, std::string path) {
+  std::ofstream(path, std::ios::binary) << ctx.info().task_token;
+  ctx.CompleteAsync();
+}
+HOURGLASS_ACTIVITY("t.complete_later", CompleteLater);
+
+std::string Echo(ActivityContext& ctx, std::string s) {
+  return s + "@" + ctx.info().activity_type + "#" + std::to_string(ctx.info().attempt);
+}
+HOURGLASS_ACTIVITY("t.echo", Echo);
+
+void ThrowsStd() { throw std::runtime_error("disk on fire"); }
+HOURGLASS_ACTIVITY("t.throws_std", ThrowsStd);
+
+// --- Workflows
+
+Task<std::vector<std::string>> SignalQuery(WorkflowContext& ctx) {
+  std::vector<std::string> items;
+  bool finished = false;
+  ctx.SetSignalHandler("add", [&](std::string item) { items.push_back(item); });
+  ctx.SetSignalHandler("finish", [&](const hourglass::Payloads&) { finished = true; });
+  ctx.SetQueryHandler("items", [&]() { return items; });
+  co_await ctx.WaitCondition([&] { return finished; });
+  co_return items;
+}
+HOURGLASS_WORKFLOW("t.SignalQuery", SignalQuery);
+
+// Cancels a scope holding a heartbeating activity and waits for the activity
+// to acknowledge.
+Task<std::string> CancelScope(WorkflowContext& ctx) {
+  auto scope = ctx.NewScope();
+  auto activity = ctx.ExecuteActivity<std::string>(
+      "t.until_cancelled", ActivityOptions()
+                               .StartToCloseTimeout(60s)
+                               .HeartbeatTimeout(2s)
+                               .Cancellation(hourglass::ActivityCancellationType::kWaitCancellationCompleted)
+                               .Scope(scope));
+  co_await ctx.Sleep(500ms);
+  scope.Cancel();
+  std::string outcome;
+  try {
+    outcome = co_await activity;
+  } catch (const hourglass::ActivityError& e) {
+    outcome = std::string("activity error; cancellation=") + (hourglass::IsCancellation(e) ? "yes" : "no");
+  }
+  co_return outcome + "; workflow cancel_requested=" + (ctx.cancel_requested() ? "yes" : "no");
+}
+HOURGLASS_WORKFLOW("t.CancelScope", CancelScope);
+
+// Waits forever; when cancelled, runs a cleanup activity in a detached scope
+// and reports the cancellation.
+Task<void> WaitForever(WorkflowContext& ctx) {
+  bool cancelled = false;
+  try {
+    co_await ctx.Sleep(24h);
+  } catch (const hourglass::CancelledError&) {
+    cancelled = true;
+  }
+  if (cancelled) {
+    co_await ctx.ExecuteActivity<std::string>("t.echo", ActivityOptions().StartToCloseTimeout(10s).Scope(ctx.NewDetachedScope()),
+                                              std::string("cleanup"));
+    throw hourglass::CancelledError("cancelled after cleanup");
+  }
+}
+HOURGLASS_WORKFLOW("t.WaitForever", WaitForever);
+
+Task<std::string> Child(WorkflowContext& ctx, std::string greeting) {
+  std::string poke;
+  ctx.SetSignalHandler("poke", [&](std::string s) { poke = s; });
+  co_await ctx.WaitCondition([&] { return !poke.empty(); });
+  co_return greeting + " " + poke + " from " + ctx.info().parent_workflow_id.value_or("?");
+}
+HOURGLASS_WORKFLOW("t.Child", Child);
+
+Task<std::string> Parent(WorkflowContext& ctx) {
+  auto child = co_await ctx.StartChildWorkflow(
+      "t.Child", hourglass::ChildWorkflowOptions().WorkflowId(ctx.info().workflow_id + "-kid"), std::string("hi"));
+  co_await ctx.SignalChildWorkflow(child, "poke", std::string("there"));
+  co_return co_await child.Result<std::string>();
+}
+HOURGLASS_WORKFLOW("t.Parent", Parent);
+
+Task<std::string> CancelOther(WorkflowContext& ctx, std::string target) {
+  co_await ctx.CancelExternalWorkflow(target);
+  co_await ctx.SignalExternalWorkflow(target + "-missing", "", "x");  // fails: no such workflow
+  co_return "unreachable";
+}
+HOURGLASS_WORKFLOW("t.CancelOther", CancelOther);
+
+Task<void> Fail(WorkflowContext&) {
+  throw hourglass::ApplicationError("card declined",
+                                    {.type = "PaymentError", .non_retryable = true, .details = hourglass::ToPayloads(42)});
+  co_return;
+}
+HOURGLASS_WORKFLOW("t.Fail", Fail);
+
+Task<std::string> ActivityFailures(WorkflowContext& ctx) {
+  std::string out;
+  try {
+    co_await ctx.ExecuteActivity<void>(
+        "timeout", ActivityOptions().StartToCloseTimeout(300ms).Retry(hourglass::RetryPolicy().MaximumAttempts(1)),
+        int64_t{1500});
+  } catch (const hourglass::ActivityError& e) {
+    auto* t = dynamic_cast<const hourglass::TimeoutError*>(e.cause().get());
+    out += t && t->timeout_type() == hourglass::TimeoutType::kStartToClose ? "timeout:START_TO_CLOSE" : "timeout:?";
+  }
+  try {
+    co_await ctx.ExecuteActivity<void>(
+        "t.throws_std", ActivityOptions().StartToCloseTimeout(5s).Retry(hourglass::RetryPolicy().MaximumAttempts(2)));
+  } catch (const hourglass::ActivityError& e) {
+    auto* app = dynamic_cast<const hourglass::ApplicationError*>(e.cause().get());
+    out += app ? "; " + app->type() + ": " + app->message() : "; ?";
+  }
+  out += "; retried=" + std::to_string(co_await ctx.ExecuteActivity<int>(
+                            "retryable_error",
+                            ActivityOptions().StartToCloseTimeout(5s).Retry(
+                                hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0)),
+                            2));
+  co_return out;
+}
+HOURGLASS_WORKFLOW("t.ActivityFailures", ActivityFailures);
+
+Task<std::string> AsyncActivity(WorkflowContext& ctx, std::string token_path) {
+  co_return co_await ctx.ExecuteActivity<std::string>("t.complete_later", ActivityOptions().StartToCloseTimeout(30s),
+                                                      token_path);
+}
+HOURGLASS_WORKFLOW("t.AsyncActivity", AsyncActivity);
+
+// Blocks its evaluator thread: a deadlock the worker must report.
+Task<void> Deadlock(WorkflowContext&, int64_t block_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(block_ms));
+  co_return;
+}
+HOURGLASS_WORKFLOW("t.Deadlock", Deadlock);
+
+// Visible side effects: memo and search attributes, random values, a patch.
+Task<nlohmann::json> Properties(WorkflowContext& ctx) {
+  ctx.UpsertMemo({{"stage", "upserted"}});
+  const bool patched = ctx.Patched("p1");
+  co_await ctx.Sleep(10ms);
+  co_return nlohmann::json{{"patched", patched}, {"uuid", ctx.NewUuid()}, {"memo_seen", ctx.info().memo.contains("stage")}};
+}
+HOURGLASS_WORKFLOW("t.Properties", Properties);
+
+// Code that changes with HG_TEST_VARIANT: variant 2 schedules an activity
+// where variant 1 started a timer. Run with no cache so each task replays.
+Task<void> Versioned(WorkflowContext& ctx) {
+  const char* v = std::getenv("HG_TEST_VARIANT");
+  if (v != nullptr && std::string(v) == "2") {
+    co_await ctx.ExecuteActivity<std::string>("t.echo", ActivityOptions().StartToCloseTimeout(5s), std::string("x"));
+  } else {
+    co_await ctx.Sleep(1ms);
+  }
+  bool go = false;
+  ctx.SetSignalHandler("go", [&](const hourglass::Payloads&) { go = true; });
+  co_await ctx.WaitCondition([&] { return go; });
+}
+HOURGLASS_WORKFLOW("t.Versioned", Versioned);
+
+}  // namespace testwf
+
+int main(int argc, char** argv) { return hourglass::RunWorker(argc, argv); }
