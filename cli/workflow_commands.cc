@@ -26,6 +26,14 @@ namespace {
 // otherwise; result and execute wait as long as the workflow runs.
 constexpr milliseconds kDefaultCallTimeout{10000};
 
+// --timeout in milliseconds, or `fallback` when absent. A tiny positive value
+// stays positive: rounding it to 0 would turn "almost no time" into "forever".
+milliseconds FlagTimeout(const std::optional<double>& seconds, milliseconds fallback) {
+  if (!seconds) return fallback;
+  if (*seconds <= 0) return milliseconds(0);
+  return std::max(milliseconds(1), milliseconds(std::llround(*seconds * 1000)));
+}
+
 // What a command prints, and how the process exits after printing it.
 struct Output {
   Json json;
@@ -186,12 +194,8 @@ void WorkflowCommands::AddExecutionFlags(CLI::App* command) {
 
 WorkflowCommands::Action WorkflowCommands::Prepare() const {
   const std::string ns = connection_.namespace_name;
-  const milliseconds call_timeout = connection_.timeout_s
-                                        ? milliseconds(std::llround(*connection_.timeout_s * 1000))
-                                        : kDefaultCallTimeout;
-  const milliseconds wait_timeout = connection_.timeout_s
-                                        ? milliseconds(std::llround(*connection_.timeout_s * 1000))
-                                        : milliseconds(0);
+  const milliseconds call_timeout = FlagTimeout(connection_.timeout_s, kDefaultCallTimeout);
+  const milliseconds wait_timeout = FlagTimeout(connection_.timeout_s, milliseconds(0));
   // A call made on the way to waiting (start, describe) is still bounded.
   const milliseconds step_timeout =
       wait_timeout.count() > 0 ? std::min(wait_timeout, kDefaultCallTimeout) : kDefaultCallTimeout;
@@ -339,10 +343,10 @@ int WorkflowCommands::Run() const {
     PrintError("usage", e.what());
     return exit_code::kUsage;
   }
+  // Connecting is never a wait for a workflow: bounded even for result.
+  const milliseconds flag = FlagTimeout(connection_.timeout_s, kDefaultCallTimeout);
   const milliseconds connect_timeout =
-      connection_.timeout_s && *connection_.timeout_s > 0
-          ? std::min(kDefaultCallTimeout, milliseconds(std::llround(*connection_.timeout_s * 1000)))
-          : kDefaultCallTimeout;
+      flag.count() > 0 ? std::min(flag, kDefaultCallTimeout) : kDefaultCallTimeout;
   auto transport =
       ConnectTransport({connection_.target, connection_.bridge_socket}, connect_timeout);
   if (!transport) {

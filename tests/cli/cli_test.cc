@@ -420,19 +420,41 @@ TEST(CliUsageTest, UnreachableBridgeSocket_Exits3) {
   EXPECT_NE(run.err.find(dir.path() + "/b.sock"), std::string::npos) << "names the socket";
 }
 
+// A bound TCP port nobody listens on: connections to it are refused, and it
+// stays ours (nobody else can start listening there) while the fd is open.
+struct RefusingPort {
+  ipc::UniqueFd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  std::string address;
+
+  RefusingPort() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  }
+};
+
 TEST(CliUsageTest, UnreachableTarget_Exits3) {
-  // A bound TCP port nobody listens on refuses connections, and stays ours
-  // for the duration of the test.
-  ipc::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string target = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  auto run = Hourglass({"describe", "--workflow-id", "w", "--target", target});
+  RefusingPort port;
+  ASSERT_FALSE(port.address.empty());
+  auto run = Hourglass({"describe", "--workflow-id", "w", "--target", port.address});
   EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.err.rfind("hourglass: unavailable: ", 0), 0u) << run.err;
+}
+
+TEST(CliUsageTest, BridgeHostUpButTemporalUnreachable_Exits3) {
+  RefusingPort port;
+  ASSERT_FALSE(port.address.empty());
+  testing::BridgeHostProcess bridge(port.address);
+  ASSERT_TRUE(bridge.ok());
+  auto run = Hourglass({"describe", "--workflow-id", "w", "--bridge-socket", bridge.socket_path(),
+                        "--timeout", "2"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
   EXPECT_EQ(run.err.rfind("hourglass: unavailable: ", 0), 0u) << run.err;
 }
 
