@@ -284,6 +284,7 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
 }
 
 void WorkflowInstance::Initialize(const act::InitializeWorkflow& init) {
+  if (main_started_) throw std::logic_error("InitializeWorkflow for run " + info_.run_id + ", which already started");
   info_.workflow_type = init.workflow_type();
   info_.workflow_id = init.workflow_id();
   info_.first_execution_run_id = init.first_execution_run_id();
