@@ -2,7 +2,10 @@
 // samples plus workflows that exercise each context feature. Driven by
 // worker_test.cc against the real bridge host and dev server.
 
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -48,7 +51,49 @@ HOURGLASS_ACTIVITY("t.echo", Echo);
 void ThrowsStd() { throw std::runtime_error("disk on fire"); }
 HOURGLASS_ACTIVITY("t.throws_std", ThrowsStd);
 
+// Process-isolated: crashes its process on attempts 1 and 2 (`how`: "segv",
+// "abort" or "kill", the last standing in for the OOM killer), succeeds on 3.
+std::string Crash(ActivityContext& ctx, std::string how) {
+  if (ctx.info().attempt < 3) {
+    // Default dispositions first: a sanitizer's handler must not turn the
+    // signal into an ordinary exit.
+    if (how == "segv") {
+      std::signal(SIGSEGV, SIG_DFL);
+      std::raise(SIGSEGV);
+    } else if (how == "abort") {
+      std::signal(SIGABRT, SIG_DFL);
+      std::abort();
+    } else {
+      std::raise(SIGKILL);
+    }
+  }
+  return "survived " + how + " on attempt " + std::to_string(ctx.info().attempt);
+}
+HOURGLASS_ACTIVITY("t.crash", Crash, {.isolation = hourglass::Isolation::kProcess});
+
+// Process-isolated and slow: outlives a worker killed meanwhile.
+std::string IsolatedSlow(ActivityContext& ctx, int64_t ms) {
+  ctx.SleepFor(std::chrono::milliseconds(ms));
+  return "slow done in pid " + std::to_string(::getpid());
+}
+HOURGLASS_ACTIVITY("t.isolated_slow", IsolatedSlow, {.isolation = hourglass::Isolation::kProcess});
+
 // --- Workflows
+
+Task<std::string> Crashy(WorkflowContext& ctx, std::string how) {
+  co_return co_await ctx.ExecuteActivity<std::string>(
+      "t.crash",
+      ActivityOptions().StartToCloseTimeout(20s).Retry(
+          hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0).MaximumAttempts(5)),
+      how);
+}
+HOURGLASS_WORKFLOW("t.Crashy", Crashy);
+
+Task<std::string> Isolated(WorkflowContext& ctx, int64_t ms) {
+  co_return co_await ctx.ExecuteActivity<std::string>("t.isolated_slow", ActivityOptions().StartToCloseTimeout(30s),
+                                                      ms);
+}
+HOURGLASS_WORKFLOW("t.Isolated", Isolated);
 
 Task<std::vector<std::string>> SignalQuery(WorkflowContext& ctx) {
   std::vector<std::string> items;

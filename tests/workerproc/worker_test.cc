@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -70,7 +71,9 @@ class WorkerTest : public ::testing::Test {
 
   // The queue this test uses, unique per test so workers never share one.
   std::string Queue() const {
-    return std::string("q-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string name = std::string("q-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');  // parameterised names; the queue names a log file
+    return name;
   }
 
   void ServeWith(const std::string& binary = "hourglass-test-worker", std::vector<std::string> extra = {}) {
@@ -421,6 +424,52 @@ TEST_F(WorkerTest, Registration_SecondWorkerForTheSameQueueIsRefusedWithItsExitC
   const int status = second->Wait(15s);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), exit_code::kRegistrationRefused);
+}
+
+class ProcessIsolationTest : public WorkerTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ProcessIsolationTest, CrashingActivity_FailsTheAttemptNamingTheSignalAndTheWorkerLivesOn) {
+  ServeWith();
+  const std::string how = GetParam();
+  const std::string id = "crash-" + how;
+  Start("t.Crashy", id, {how});
+  EXPECT_EQ(Result(id), "survived " + how + " on attempt 3");
+  // The retried attempt carries the previous attempt's failure.
+  const std::string signal = how == "segv" ? "SIGSEGV" : how == "abort" ? "SIGABRT" : "SIGKILL";
+  auto started = WaitForEvent(id, [](const auto& e) {
+    return e.event_type() == enums::EVENT_TYPE_ACTIVITY_TASK_STARTED && e.activity_task_started_event_attributes().attempt() == 3;
+  });
+  ASSERT_TRUE(started.has_value());
+  const auto& last = started->activity_task_started_event_attributes().last_failure();
+  EXPECT_NE(last.message().find("killed by " + signal), std::string::npos) << last.message();
+  EXPECT_EQ(last.application_failure_info().type(), "ActivityProcessDied");
+  EXPECT_EQ(::kill(worker_->pid(), 0), 0) << "the worker must live on";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, ProcessIsolationTest, ::testing::Values("segv", "abort", "kill"),
+                         [](const auto& param_info) { return std::string(param_info.param); });
+
+TEST_F(WorkerTest, ProcessIsolation_ExecutorOutlivesItsKilledWorkerAndRecordsTheResult) {
+  ServeWith();
+  Start("t.Isolated", "outlive-1", {1500});
+  ASSERT_TRUE(WaitForEvent("outlive-1", [](const auto& e) { return e.event_type() == enums::EVENT_TYPE_ACTIVITY_TASK_STARTED; }));
+  worker_->Kill(SIGKILL);
+  worker_->Wait(5s);
+  worker_.reset();
+  // No worker now: the executor process reports the result on its own.
+  auto completed = WaitForEvent(
+      "outlive-1", [](const auto& e) { return e.event_type() == enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED; }, 15s);
+  ASSERT_TRUE(completed.has_value()) << "the executor must deliver its result after its worker died";
+  ServeWith();
+  EXPECT_NE(Result("outlive-1").get<std::string>().find("slow done"), std::string::npos);
+}
+
+TEST_F(WorkerTest, ProcessIsolation_WorkerWideFlagRunsSamplesAndForwardsCancellation) {
+  ServeWith("hourglass-test-worker", {"--isolation", "process"});
+  Start("Hello", "iso-hello", {"Isolated"});
+  EXPECT_EQ(Result("iso-hello"), "Hello, Isolated!");
+  Start("t.CancelScope", "iso-scope");
+  EXPECT_EQ(Result("iso-scope"), "activity error; cancellation=yes; workflow cancel_requested=no");
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 #include "workerproc/sdk/src/activity_executor.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 
 #include <condition_variable>
 #include <thread>
 
 #include "workerproc/sdk/src/activity_runner.h"
 #include "workerproc/sdk/src/convert.h"
+#include "workerproc/sdk/src/registry.h"
 
 namespace hourglass::sdk {
 
@@ -67,45 +69,89 @@ class ActivityExecutor::Attempt final : public detail::ActivityRuntime {
   ActivityCancelReason reason_ = ActivityCancelReason::kNone;
 };
 
-ActivityExecutor::ActivityExecutor(BridgeLink& link, std::string task_queue, uint32_t max_concurrent)
-    : link_(link), task_queue_(std::move(task_queue)), slots_(max_concurrent) {}
+ActivityExecutor::ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent,
+                                   Isolation default_isolation)
+    : link_(link), config_(std::move(config)), default_isolation_(default_isolation), slots_(max_concurrent) {}
 
 ActivityExecutor::~ActivityExecutor() = default;
 
 void ActivityExecutor::Start(coresdk::activity_task::ActivityTask task) {
+  const RegisteredActivity* registered = Registry::Global().FindActivity(task.start().activity_type());
+  Isolation isolation = registered != nullptr ? registered->options.isolation : Isolation::kDefault;
+  if (isolation == Isolation::kDefault) isolation = default_isolation_;
+  // Detached threads: the worker waits for in_flight() to reach 0 before it
+  // exits, and exits without joining if an activity ignores its grace period.
+  if (isolation == Isolation::kProcess) {
+    std::thread([this, task = std::move(task)]() mutable { RunInProcess(std::move(task)); }).detach();
+  } else {
+    std::thread([this, task = std::move(task)]() mutable { RunInThread(std::move(task)); }).detach();
+  }
+}
+
+void ActivityExecutor::RunInThread(coresdk::activity_task::ActivityTask task) {
   const std::string token = task.task_token();
-  auto attempt = std::make_shared<Attempt>(link_, task_queue_, token);
+  auto attempt = std::make_shared<Attempt>(link_, config_.task_queue, token);
   {
     std::lock_guard lock(mu_);
-    running_[token] = attempt;
+    running_[token] = [attempt](const coresdk::activity_task::ActivityTask& cancel) {
+      attempt->RequestCancel(ReasonFromProto(cancel.cancel().reason()));
+    };
   }
-  // Detached: the worker waits for in_flight() to reach 0 before it exits,
-  // and exits without joining if an activity ignores its grace period.
-  std::thread([this, task = std::move(task), attempt]() mutable {
-    ActivityContext ctx(MakeActivityInfo(task.task_token(), task.start(), task_queue_), *attempt);
-    auto result = RunActivity(ctx, FromProto(task.start().input()));
-    ipc::v1::Request r;
-    auto* c = r.mutable_complete_activity_task();
-    c->set_task_queue(task_queue_);
-    c->mutable_completion()->set_task_token(task.task_token());
-    *c->mutable_completion()->mutable_result() = std::move(result);
-    auto reply = link_.Call(std::move(r), std::chrono::seconds(30));
-    if (!reply.ok()) {
-      spdlog::warn("activity {} ({}): completion not delivered: {}", ctx.info().activity_id,
-                   ctx.info().activity_type, ipc::Describe(reply.error()));
-    }
-    Finish(task.task_token());
-  }).detach();
+  ActivityContext ctx(MakeActivityInfo(token, task.start(), config_.task_queue), *attempt);
+  auto result = RunActivity(ctx, FromProto(task.start().input()));
+  Report(token, std::move(result), ctx.info().activity_type + " " + ctx.info().activity_id);
+  Finish(token);
+}
+
+void ActivityExecutor::RunInProcess(coresdk::activity_task::ActivityTask task) {
+  const std::string token = task.task_token();
+  const std::string what = task.start().activity_type() + " " + task.start().activity_id();
+  auto process = ExecutorProcess::Spawn(config_, task);
+  if (!process) {
+    coresdk::activity_result::ActivityExecutionResult failed;
+    auto* f = failed.mutable_failed()->mutable_failure();
+    f->set_message("could not start an executor process for activity " + what);
+    f->set_source(kFailureSource);
+    f->mutable_application_failure_info()->set_type("ActivityProcessDied");
+    Report(token, std::move(failed), what);
+    Finish(token);
+    return;
+  }
+  auto shared = std::make_shared<ExecutorProcess>(std::move(*process));
+  {
+    std::lock_guard lock(mu_);
+    running_[token] = [shared](const coresdk::activity_task::ActivityTask& cancel) { shared->Cancel(cancel); };
+  }
+  const int status = shared->Wait();
+  // Exit 0: the executor delivered the completion itself. Anything else: it
+  // died first (or could not reach the bridge host), so report it here.
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    spdlog::warn("activity {}: executor process {} died: {}", what, shared->pid(),
+                 WIFSIGNALED(status) ? DescribeSignal(WTERMSIG(status)) : "exit " + std::to_string(WEXITSTATUS(status)));
+    Report(token, ExecutorDiedResult(shared->pid(), status), what);
+  }
+  Finish(token);
+}
+
+void ActivityExecutor::Report(const std::string& token, coresdk::activity_result::ActivityExecutionResult result,
+                              const std::string& what) {
+  ipc::v1::Request r;
+  auto* c = r.mutable_complete_activity_task();
+  c->set_task_queue(config_.task_queue);
+  c->mutable_completion()->set_task_token(token);
+  *c->mutable_completion()->mutable_result() = std::move(result);
+  auto reply = link_.Call(std::move(r), std::chrono::seconds(30));
+  if (!reply.ok()) spdlog::warn("activity {}: completion not delivered: {}", what, ipc::Describe(reply.error()));
 }
 
 void ActivityExecutor::Cancel(const coresdk::activity_task::ActivityTask& task) {
-  std::shared_ptr<Attempt> attempt;
+  CancelFn cancel;
   {
     std::lock_guard lock(mu_);
     auto it = running_.find(task.task_token());
-    if (it != running_.end()) attempt = it->second;
+    if (it != running_.end()) cancel = it->second;
   }
-  if (attempt) attempt->RequestCancel(ReasonFromProto(task.cancel().reason()));
+  if (cancel) cancel(task);
 }
 
 void ActivityExecutor::Finish(const std::string& token) {

@@ -1,25 +1,31 @@
 #pragma once
 
-// Thread executors: each activity attempt runs on a thread of its own,
-// at most `max_concurrent` at a time (the activity poll loop takes a slot
-// before it polls). Cancellation reaches the attempt's context; heartbeats
-// and the completion go to the bridge host through the shared link.
+// Executors: each activity attempt runs on a thread of its own (thread
+// isolation) or in a process of its own (process isolation, see
+// process_executor.h), at most `max_concurrent` at a time (the activity poll
+// loop takes a slot before it polls). Cancellation reaches the attempt;
+// heartbeats and the completion go to the bridge host through the shared link
+// (threads) or the executor process's own connection (processes).
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <functional>
 #include <unordered_map>
 
 #include "hourglass/activity.h"
 #include "temporal/sdk/core/activity_task/activity_task.pb.h"
 #include "workerproc/sdk/src/bridge_link.h"
+#include "workerproc/sdk/src/process_executor.h"
 #include "workerproc/sdk/src/slots.h"
 
 namespace hourglass::sdk {
 
 class ActivityExecutor {
  public:
-  ActivityExecutor(BridgeLink& link, std::string task_queue, uint32_t max_concurrent);
+  // `default_isolation` applies to activity types registered with
+  // Isolation::kDefault.
+  ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent, Isolation default_isolation);
   ~ActivityExecutor();
 
   Slots& slots() { return slots_; }
@@ -32,13 +38,19 @@ class ActivityExecutor {
 
  private:
   class Attempt;
+  using CancelFn = std::function<void(const coresdk::activity_task::ActivityTask&)>;
+  void RunInThread(coresdk::activity_task::ActivityTask task);
+  void RunInProcess(coresdk::activity_task::ActivityTask task);
+  void Report(const std::string& token, coresdk::activity_result::ActivityExecutionResult result,
+              const std::string& what);
   void Finish(const std::string& token);
 
   BridgeLink& link_;
-  std::string task_queue_;
+  ExecutorConfig config_;
+  Isolation default_isolation_;
   Slots slots_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Attempt>> running_;
+  std::unordered_map<std::string, CancelFn> running_;
 };
 
 }  // namespace hourglass::sdk

@@ -20,6 +20,7 @@
 #include "workerproc/sdk/src/activity_executor.h"
 #include "workerproc/sdk/src/bridge_link.h"
 #include "workerproc/sdk/src/poll_loop.h"
+#include "workerproc/sdk/src/process_executor.h"
 #include "workerproc/sdk/src/registry.h"
 #include "workerproc/sdk/src/workflow_evaluator.h"
 
@@ -63,7 +64,9 @@ class Worker {
         link_(loop_, ClientOptionsFor(options)),
         evaluator_(link_, sdk::EvaluatorOptions{options.task_queue, options.namespace_name, options.evaluator_threads,
                                                 options.max_concurrent_workflow_tasks, options.deadlock_timeout}),
-        executor_(link_, options.task_queue, options.max_concurrent_activities),
+        executor_(link_,
+                  sdk::ExecutorConfig{"/proc/self/exe", BridgeSocketFor(options), options.task_queue, options.log_level},
+                  options.max_concurrent_activities, options.default_isolation),
         workflow_loop_("workflow", WorkflowHooks()),
         activity_loop_("activity", ActivityHooks()) {}
 
@@ -87,9 +90,13 @@ class Worker {
   }
 
  private:
+  static std::string BridgeSocketFor(const WorkerOptions& o) {
+    return o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket;
+  }
+
   static ipc::ClientOptions ClientOptionsFor(const WorkerOptions& o) {
     ipc::ClientOptions c;
-    c.socket_path = o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket;
+    c.socket_path = BridgeSocketFor(o);
     c.hello.set_role(v1::ROLE_WORKER);
     c.hello.set_task_queue(o.task_queue);
     c.hello.set_client_name("worker " + o.task_queue);
@@ -321,6 +328,9 @@ int RunWorker(int argc, char** argv) {
   int64_t heartbeat_ms = o.heartbeat_period.count();
   int64_t connect_ms = o.connect_timeout.count();
   std::optional<uint32_t> max_cached;
+  std::string isolation = "thread";
+  bool run_activity = false;
+  int activity_fd = sdk::kExecutorFd;
   app.add_option("--bridge-socket", o.bridge_socket, "The bridge host's socket (default: <runtime dir>/bridge.sock)");
   app.add_option("--task-queue", o.task_queue, "Task queue to serve")->capture_default_str();
   app.add_option("--namespace", o.namespace_name, "Namespace (default: the bridge host's)");
@@ -334,6 +344,12 @@ int RunWorker(int argc, char** argv) {
   app.add_option("--graceful-shutdown-ms", grace_ms, "Time in-flight work gets on SIGTERM")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "Control-channel heartbeat period")->capture_default_str();
   app.add_option("--connect-timeout-ms", connect_ms, "How long to retry reaching the bridge host")->capture_default_str();
+  app.add_option("--isolation", isolation, "Where activities run by default: thread or process")
+      ->check(CLI::IsMember({"thread", "process"}))
+      ->capture_default_str();
+  // Internal: how a worker starts a process-isolated activity attempt.
+  app.add_flag("--run-activity", run_activity)->group("");
+  app.add_option("--activity-fd", activity_fd)->group("");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -348,8 +364,16 @@ int RunWorker(int argc, char** argv) {
   o.graceful_shutdown = std::chrono::milliseconds(grace_ms);
   o.heartbeat_period = std::chrono::milliseconds(heartbeat_ms);
   o.connect_timeout = std::chrono::milliseconds(connect_ms);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("worker"));
+  o.default_isolation = isolation == "process" ? Isolation::kProcess : Isolation::kThread;
+  spdlog::set_default_logger(spdlog::stderr_color_mt(run_activity ? "executor" : "worker"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
+  if (run_activity) {
+    ::signal(SIGPIPE, SIG_IGN);
+    sdk::ExecutorConfig config{"", o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket, o.task_queue,
+                               o.log_level};
+    // _Exit: the thread reading cancellations may still be blocked.
+    FastExit(sdk::RunExecutorProcess(config, activity_fd));
+  }
   return RunWorker(o);
 }
 

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "hourglass/activity.h"
+
 namespace hourglass {
 
 struct WorkerOptions {
@@ -31,6 +33,9 @@ struct WorkerOptions {
   uint32_t max_concurrent_workflow_tasks = 8;
   uint32_t evaluator_threads = 2;
   uint32_t max_concurrent_activities = 32;
+  // Where activities registered with Isolation::kDefault run: kThread (an
+  // executor thread) or kProcess (a process per attempt; crash-isolated).
+  Isolation default_isolation = Isolation::kThread;
   // Workflow code that does not yield for this long fails its task.
   std::chrono::milliseconds deadlock_timeout{2000};
   // On SIGTERM / Drain: how long in-flight tasks and activities may finish.
