@@ -200,12 +200,14 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
       auto it = children_.find(r.seq());
       if (it == children_.end()) break;
       PendingChild& child = it->second;
-      Untrack(child.start);
       if (r.has_succeeded()) {
         child.start.state->Resolve(
             std::any(ChildWorkflowHandle(child.workflow_id, r.succeeded().run_id(), Future<Payload>(child.result))));
-        break;  // stays pending until its result
+        // Stays pending until its result, and stays in its scope: cancelling
+        // the scope (or the workflow) now cancels the running child.
+        break;
       }
+      Untrack(child.start);
       std::exception_ptr error;
       if (r.has_failed()) {
         error = Error(WorkflowAlreadyStartedError("child workflow " + r.failed().workflow_id() + " already started",

@@ -75,6 +75,15 @@ template <typename T>
 struct IsOptional<std::optional<T>> : std::true_type {};
 
 [[noreturn]] void ThrowDecodeError(const Payload& payload, const char* type_name, const std::string& why);
+
+// json/plain "null": how the TypeScript SDK sends null (undefined is binary/null).
+inline bool IsJsonNull(const Payload& payload) {
+  if (payload.encoding() != encoding::kJson) return false;
+  constexpr std::string_view kSpace = " \t\n\r";
+  const std::string_view d = payload.data;
+  const size_t first = d.find_first_not_of(kSpace);
+  return first != std::string_view::npos && d.substr(first, d.find_last_not_of(kSpace) + 1 - first) == "null";
+}
 }  // namespace detail
 
 // Types the default converter can decode (constrains templates that decode).
@@ -114,7 +123,7 @@ T FromPayload(const Payload& payload) {
     }
     return Bytes{payload.data};
   } else if constexpr (detail::IsOptional<U>::value) {
-    if (payload.encoding() == encoding::kNull) return std::nullopt;
+    if (payload.encoding() == encoding::kNull || detail::IsJsonNull(payload)) return std::nullopt;
     return FromPayload<typename U::value_type>(payload);
   } else if constexpr (std::is_same_v<U, nlohmann::json>) {
     return PayloadToJson(payload);
