@@ -373,6 +373,29 @@ function resolveBinary() {
   return abs;
 }
 
+/**
+ * The absolute path of the executable named by environment variable
+ * `varName` (set by run.sh / ctest, like HOURGLASS_DEVSERVER); throws with a
+ * hint when it is unset or not an executable file.
+ */
+function binaryFromEnv(varName, what = varName) {
+  const bin = process.env[varName];
+  if (!bin) {
+    throw new Error(
+      `${varName} is not set: it names the ${what} binary (ctest sets it; by hand: ` +
+        `${varName}=build/bin/... tests/conformance/run.sh build/bin/hourglass-devserver)`,
+    );
+  }
+  const abs = path.resolve(bin);
+  try {
+    fs.accessSync(abs, fs.constants.X_OK);
+  } catch {
+    throw new Error(`${what} binary not found or not executable: ${abs} (from ${varName})`);
+  }
+  if (!fs.statSync(abs).isFile()) throw new Error(`${what} binary is not a file: ${abs} (from ${varName})`);
+  return abs;
+}
+
 // Servers still running when this process exits (a crash, --test-force-exit)
 // are killed, so no dev server outlives its test file.
 const liveServers = new Set();
@@ -762,6 +785,7 @@ module.exports = {
   assertEventSequence,
   assertDenseIds,
   resolveBinary,
+  binaryFromEnv,
   DevServer,
   workflowBundle,
   suiteEnv,

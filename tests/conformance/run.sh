@@ -4,11 +4,14 @@
 #
 #   tests/conformance/run.sh /path/to/hourglass-devserver [extra node --test options]
 #   CONFORMANCE_FILTER=S3 tests/conformance/run.sh build/bin/hourglass-devserver
-#   CONFORMANCE_FILTER=S3,S7,M5 …        several scenarios
+#   CONFORMANCE_FILTER=S3,S7,M5 …        several scenarios (X… for cross_sdk.test.js)
 #   CONFORMANCE_FILTER='S2[0-9]' …       anything else is a --test-name-pattern regex
 #
 # The binary may also come from $HOURGLASS_DEVSERVER. CONFORMANCE_KEEP_TMP=1
 # keeps the temporary directories (dev.db, devserver.log) even on success.
+# CONFORMANCE_FILES="a.test.js b.test.js" runs those test files instead of the
+# default four (the ctest conformance_cross_sdk runs cross_sdk.test.js this
+# way, with $HOURGLASS_BRIDGEHOST and $HOURGLASS_CROSS_SDK_WORKER set).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +53,7 @@ fi
 
 pattern_args=()
 if [[ -n "${CONFORMANCE_FILTER:-}" ]]; then
-  if [[ "$CONFORMANCE_FILTER" =~ ^[SM][0-9]+(,[SM][0-9]+)*$ ]]; then
+  if [[ "$CONFORMANCE_FILTER" =~ ^[SMX][0-9]+(,[SMX][0-9]+)*$ ]]; then
     # S3 must not also select S30..S37: anchor on the "S3:" test-name prefix.
     pattern="^(${CONFORMANCE_FILTER//,/|}):"
   else
@@ -60,10 +63,15 @@ if [[ -n "${CONFORMANCE_FILTER:-}" ]]; then
   pattern_args=("--test-name-pattern=${pattern}")
 fi
 
+files=(matcher.test.js conformance.test.js durability.test.js malformed.test.js)
+if [[ -n "${CONFORMANCE_FILES:-}" ]]; then
+  read -r -a files <<<"$CONFORMANCE_FILES"
+fi
+
 exec node --test \
   --test-concurrency=1 \
   --test-force-exit \
   --test-reporter=spec \
   "${pattern_args[@]}" \
   "$@" \
-  matcher.test.js conformance.test.js durability.test.js malformed.test.js
+  "${files[@]}"
