@@ -55,6 +55,9 @@ target_compile_features(hourglass_sdk INTERFACE cxx_std_20)
 
 # --- The SDK -------------------------------------------------------------------
 # Only Hourglass::sdk is for users; the others are there because it links them.
+# The build tree has the same name, so code in this tree that is written as a
+# user's project is (docs/user-guide) reads the same.
+add_library(Hourglass::sdk ALIAS hourglass_sdk)
 set_target_properties(hourglass_sdk PROPERTIES EXPORT_NAME sdk)
 set_target_properties(hourglass_ipc PROPERTIES EXPORT_NAME internal_ipc)
 set_target_properties(hourglass_ipc_proto PROPERTIES EXPORT_NAME internal_ipc_proto)
@@ -69,7 +72,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/workerproc/sdk/include/hourglass
 
 # --- The binaries --------------------------------------------------------------
 # Exported as well (Hourglass::bridgehost, ...), so a user's integration tests
-# can find the dev server and bridge host with $<TARGET_FILE:...>.
+# can find the dev server and bridge host with $<TARGET_FILE:...>; aliased in
+# the build tree like Hourglass::sdk.
 set(_hourglass_programs
   hourglass-bridgehost bridgehost
   hourglass-devserver devserver
@@ -79,6 +83,7 @@ set(_hourglass_programs
 while(_hourglass_programs)
   list(POP_FRONT _hourglass_programs target export_name)
   if(TARGET ${target})
+    add_executable(Hourglass::${export_name} ALIAS ${target})
     set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
     install(TARGETS ${target} EXPORT HourglassTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
