@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "cli/errors.h"
+#include "cli/replay_command.h"
 #include "cli/workflow_commands.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"hourglass: the Hourglass command line"};
   app.require_subcommand(1);
   WorkflowCommands workflow(app);
+  ReplayCommand replay(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,7 +24,7 @@ int main(int argc, char** argv) {
     return exit_code::kUsage;
   }
   try {
-    return workflow.Run();
+    return replay.selected() ? replay.Run() : workflow.Run();
   } catch (const std::exception& e) {
     // Nothing below should throw; if something does, keep the one-line
     // error format scripts rely on.

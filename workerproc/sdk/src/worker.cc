@@ -22,6 +22,7 @@
 #include "workerproc/sdk/src/poll_loop.h"
 #include "workerproc/sdk/src/process_executor.h"
 #include "workerproc/sdk/src/registry.h"
+#include "workerproc/sdk/src/replay.h"
 #include "workerproc/sdk/src/workflow_evaluator.h"
 
 namespace hourglass {
@@ -330,6 +331,8 @@ int RunWorker(int argc, char** argv) {
   std::optional<uint32_t> max_cached;
   std::string isolation = "thread";
   bool run_activity = false;
+  bool replay = false;
+  std::vector<std::string> replay_files;
   int activity_fd = sdk::kExecutorFd;
   app.add_option("--bridge-socket", o.bridge_socket, "The bridge host's socket (default: <runtime dir>/bridge.sock)");
   app.add_option("--task-queue", o.task_queue, "Task queue to serve")->capture_default_str();
@@ -347,6 +350,8 @@ int RunWorker(int argc, char** argv) {
   app.add_option("--isolation", isolation, "Where activities run by default: thread or process")
       ->check(CLI::IsMember({"thread", "process"}))
       ->capture_default_str();
+  app.add_flag("--replay", replay, "Replay history files against this binary's workflows and exit (hourglass replay)");
+  app.add_option("files", replay_files, "History files for --replay (binary History proto or proto3 JSON)");
   // Internal: how a worker starts a process-isolated activity attempt.
   app.add_flag("--run-activity", run_activity)->group("");
   app.add_option("--activity-fd", activity_fd)->group("");
@@ -367,6 +372,13 @@ int RunWorker(int argc, char** argv) {
   o.default_isolation = isolation == "process" ? Isolation::kProcess : Isolation::kThread;
   spdlog::set_default_logger(spdlog::stderr_color_mt(run_activity ? "executor" : "worker"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
+  if (replay) {
+    if (replay_files.empty()) {
+      spdlog::error("--replay needs at least one history file");
+      return exit_code::kUsage;
+    }
+    return sdk::RunReplay({o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket, replay_files});
+  }
   if (run_activity) {
     ::signal(SIGPIPE, SIG_IGN);
     sdk::ExecutorConfig config{"", o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket, o.task_queue,
