@@ -108,4 +108,13 @@ void RequestApproval(hourglass::ActivityContext& ctx, std::string inbox_path) {
 HOURGLASS_ACTIVITY("request_approval", RequestApproval);
 // [END async-completion]
 
+// [START isolation]
+// Makes thumbnails with an image library that has been known to crash on
+// odd files. In a process of its own per attempt, a segfault, an abort or
+// the OOM killer fails only that attempt (the server retries it); the worker
+// and its other activities carry on.
+std::string MakeThumbnail(std::string image_path) { return image_path + ".thumb.png"; }
+HOURGLASS_ACTIVITY("make_thumbnail", MakeThumbnail, {.isolation = hourglass::Isolation::kProcess});
+// [END isolation]
+
 }  // namespace shop
