@@ -391,5 +391,17 @@ TEST_F(InstanceTest, Eviction_AnsweredWithEmptySuccessAndRunForgotten) {
   EXPECT_TRUE(Run(again).has_failed());
 }
 
+TEST(Payloads, DecodeErrorNamesTheTypeReadably) {
+  try {
+    FromPayload<std::string>(ToPayload(42));
+    FAIL() << "decoding a number as a string must throw";
+  } catch (const PayloadError& e) {
+    EXPECT_NE(std::string(e.what()).find("std::__cxx11::basic_string"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(FromPayload<std::optional<int>>(JsonPayload(nullptr)), std::nullopt);  // TS sends null as json
+  EXPECT_EQ(FromPayload<std::optional<int>>(NullPayload()), std::nullopt);          // and undefined as binary/null
+  EXPECT_EQ(FromPayload<Bytes>(ToPayload(Bytes{"\x01\x02"})).data, "\x01\x02");
+}
+
 }  // namespace
 }  // namespace hourglass::sdk

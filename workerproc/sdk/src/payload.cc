@@ -1,5 +1,9 @@
 #include "hourglass/payload.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+
 #include "hourglass/failure.h"
 
 namespace hourglass {
@@ -50,8 +54,13 @@ std::string DescribePayload(const Payload& payload) {
 
 namespace detail {
 void ThrowDecodeError(const Payload& payload, const char* type_name, const std::string& why) {
+  // typeid names are mangled; users should read "std::string".
+  int status = 0;
+  char* readable = abi::__cxa_demangle(type_name, nullptr, nullptr, &status);
+  const std::string type = status == 0 && readable != nullptr ? readable : type_name;
+  std::free(readable);
   throw PayloadError("cannot decode " + std::string(payload.encoding().empty() ? "(no encoding)" : payload.encoding()) +
-                     " payload as " + type_name + ": " + why);
+                     " payload as " + type + ": " + why);
 }
 }  // namespace detail
 
