@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,13 +97,15 @@ Task<std::string> Isolated(WorkflowContext& ctx, int64_t ms) {
 HOURGLASS_WORKFLOW("t.Isolated", Isolated);
 
 Task<std::vector<std::string>> SignalQuery(WorkflowContext& ctx) {
-  std::vector<std::string> items;
+  // Query handlers may run after the coroutine returned (a query on a closed
+  // run): what they read lives in a shared_ptr, not in coroutine locals.
+  auto items = std::make_shared<std::vector<std::string>>();
   bool finished = false;
-  ctx.SetSignalHandler("add", [&](std::string item) { items.push_back(item); });
+  ctx.SetSignalHandler("add", [items](std::string item) { items->push_back(item); });
   ctx.SetSignalHandler("finish", [&](const hourglass::Payloads&) { finished = true; });
-  ctx.SetQueryHandler("items", [&]() { return items; });
+  ctx.SetQueryHandler("items", [items]() { return *items; });
   co_await ctx.WaitCondition([&] { return finished; });
-  co_return items;
+  co_return *items;
 }
 HOURGLASS_WORKFLOW("t.SignalQuery", SignalQuery);
 

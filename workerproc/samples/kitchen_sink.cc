@@ -150,7 +150,6 @@ Task<json> RunActions(WorkflowContext& ctx, std::shared_ptr<SinkState> state, js
 
 Task<json> KitchenSink(WorkflowContext& ctx, json input) {
   auto state = std::make_shared<SinkState>();
-  ctx.SetSignalHandler("*", [](const hourglass::Payloads&) {});
   for (const auto& name : input.value("signals", json::array())) {
     ctx.SetSignalHandler(name.get<std::string>(), [state, n = name.get<std::string>()](const hourglass::Payloads&) {
       ++state->signals[n];

@@ -101,8 +101,8 @@ class ActivityContext {
   }
 
   // Ends this function without a result: someone else completes the
-  // activity later with its task token (hourglass workflow complete-activity,
-  // or the bridge host's CompleteActivityAsync).
+  // activity later with its task token (info().task_token), through the
+  // bridge host's CompleteActivityAsync request or any Temporal client.
   [[noreturn]] void CompleteAsync() { throw AsyncCompletionRequest{}; }
 
  private:

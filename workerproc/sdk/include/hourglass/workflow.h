@@ -392,7 +392,11 @@ class WorkflowContext {
       std::apply(handler, FromPayloads<Args>(p));
     });
   }
-  // Query handlers must not change workflow state or issue commands.
+  // Query handlers must not change workflow state or issue commands. They
+  // may run after the workflow coroutine returned (a query on a closed run
+  // replays it to the end first), when its locals are gone: capture what they
+  // read by value, e.g. a std::shared_ptr to the state — never coroutine
+  // locals by reference.
   template <typename F>
   void SetQueryHandler(const std::string& name, F handler) {
     using Traits = detail::CallableTraits<F>;
