@@ -30,20 +30,13 @@ constexpr int kExitUsage = hourglass::exit_code::kUsage;
 constexpr int kExitSocket = hourglass::exit_code::kSocket;
 constexpr int kExitSupervisorGone = hourglass::exit_code::kSupervisorGone;
 
-std::string DefaultRuntimeDir() {
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
-    return std::string(xdg) + "/hourglass";
-  }
-  return "/tmp/hourglass-" + std::to_string(::geteuid());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace hourglass;
   CLI::App app{"hourglass-bridgehost: the process that owns every Temporal connection"};
   bridgehost::RuntimeOptions runtime_options;
-  std::string runtime_dir = DefaultRuntimeDir();
+  std::string runtime_dir = ipc::DefaultRuntimeDir();
   std::string socket_path;
   std::vector<uid_t> allowed_uids;
   int control_fd = -1;

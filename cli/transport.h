@@ -56,13 +56,10 @@ class Transport {
 struct TransportOptions {
   // Temporal frontend host:port; when set, the bridge host is not used.
   std::string target;
-  // The bridge host's socket; empty means the default one (DefaultBridgeSocket).
+  // The bridge host's socket; empty means the default one (ipc::DefaultBridgeSocket).
   std::string bridge_socket;
 };
 
-// $XDG_RUNTIME_DIR/hourglass/bridge.sock, else /tmp/hourglass-<uid>/bridge.sock:
-// where hourglass-bridgehost binds by default.
-std::string DefaultBridgeSocket();
 
 // The bridge transport connects (and shakes hands) here, so an unreachable
 // bridge host is reported before any command runs; gRPC channels connect on

@@ -13,6 +13,7 @@
 #include "cli/output.h"
 #include "cli/payload_proto.h"
 #include "cli/transport.h"
+#include "ipc/unix_socket.h"
 
 namespace hourglass::cli {
 
@@ -115,7 +116,7 @@ WorkflowCommands::WorkflowCommands(CLI::App& app) {
   workflow->fallthrough();
   auto* socket =
       workflow->add_option("--bridge-socket", connection_.bridge_socket,
-                           "The bridge host's socket (default: " + DefaultBridgeSocket() + ")");
+                           "The bridge host's socket (default: " + ipc::DefaultBridgeSocket() + ")");
   auto* target = workflow->add_option("--target", connection_.target,
                                       "Talk gRPC to this Temporal frontend (host:port) instead "
                                       "of the bridge host");

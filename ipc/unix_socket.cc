@@ -1,5 +1,7 @@
 #include "ipc/unix_socket.h"
 
+#include <cstdlib>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -165,5 +167,14 @@ Status SetNonBlocking(int fd, bool nonblocking) {
   }
   return OkStatus();
 }
+
+std::string DefaultRuntimeDir() {
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/hourglass";
+  }
+  return "/tmp/hourglass-" + std::to_string(::geteuid());
+}
+
+std::string DefaultBridgeSocket() { return DefaultRuntimeDir() + "/bridge.sock"; }
 
 }  // namespace hourglass::ipc

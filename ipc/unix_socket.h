@@ -28,6 +28,11 @@ struct PeerCredentials {
 // removed. Anything else is refused with a message saying what is wrong.
 Status EnsurePrivateDirectory(const std::string& path);
 
+// Where every Hourglass process looks by default: $XDG_RUNTIME_DIR/hourglass,
+// else /tmp/hourglass-<euid>; the bridge host binds <that>/bridge.sock.
+std::string DefaultRuntimeDir();
+std::string DefaultBridgeSocket();
+
 // An exclusive flock on a file, held for the lifetime of this object. Guards a
 // runtime directory or socket against a second owner; the kernel drops it when
 // the owner dies, so a crashed owner never blocks its successor.

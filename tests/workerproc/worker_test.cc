@@ -391,18 +391,28 @@ TEST_F(WorkerTest, ControlChannel_ReadyNamesTheQueueAndStatsCountTheLoops) {
   ASSERT_TRUE(ready && ready->has_ready());
   EXPECT_EQ(ready->ready().task_queue(), Queue());
   EXPECT_EQ(ready->ready().bridge_epoch(), g_stack->bridge_.epoch());
-  v1::ControlMessage ask;
-  ask.set_seq(9);
-  ask.mutable_stats_request();
-  auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
-  ASSERT_TRUE(frame.ok());
-  ASSERT_EQ(::write(ours.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
-  auto stats = read();
-  ASSERT_TRUE(stats && stats->has_stats());
-  EXPECT_EQ(stats->seq(), 9u);
+  // READY goes out as the loops start; they reach POLLING a moment later.
+  std::optional<v1::ControlMessage> stats;
+  for (uint64_t seq = 1; seq < 200; ++seq) {
+    v1::ControlMessage ask;
+    ask.set_seq(seq);
+    ask.mutable_stats_request();
+    auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
+    ASSERT_TRUE(frame.ok());
+    ASSERT_EQ(::write(ours.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+    stats = read();
+    ASSERT_TRUE(stats && stats->has_stats());
+    EXPECT_EQ(stats->seq(), seq);
+    if (stats->stats().workflow_poll_loop() == v1::POLL_LOOP_STATE_POLLING &&
+        stats->stats().activity_poll_loop() == v1::POLL_LOOP_STATE_POLLING) {
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
   EXPECT_EQ(stats->stats().task_queue(), Queue());
   EXPECT_EQ(stats->stats().workflow_poll_loop(), v1::POLL_LOOP_STATE_POLLING);
   EXPECT_EQ(stats->stats().activity_poll_loop(), v1::POLL_LOOP_STATE_POLLING);
+  EXPECT_EQ(stats->stats().workflow_poll_loop_restarts(), 0u);
   // EOF on the control channel: the supervisor is gone; the worker leaves.
   ours.Reset();
   const int status = worker_->Wait(10s);

@@ -12,23 +12,6 @@
 
 namespace hourglass::sdk {
 
-namespace {
-
-ActivityCancelReason ReasonFromProto(coresdk::activity_task::ActivityCancelReason r) {
-  using enum coresdk::activity_task::ActivityCancelReason;
-  switch (r) {
-    case NOT_FOUND: return ActivityCancelReason::kNotFound;
-    case CANCELLED: return ActivityCancelReason::kCancelled;
-    case TIMED_OUT: return ActivityCancelReason::kTimedOut;
-    case WORKER_SHUTDOWN: return ActivityCancelReason::kWorkerShutdown;
-    case PAUSED: return ActivityCancelReason::kPaused;
-    case RESET: return ActivityCancelReason::kReset;
-    default: return ActivityCancelReason::kCancelled;
-  }
-}
-
-}  // namespace
-
 // One running attempt: what its ActivityContext talks to.
 class ActivityExecutor::Attempt final : public detail::ActivityRuntime {
  public:
@@ -44,29 +27,15 @@ class ActivityExecutor::Attempt final : public detail::ActivityRuntime {
     // Never blocks the activity; the bridge host throttles as Core does.
     link_.Send(std::move(r), std::chrono::seconds(10), "heartbeat");
   }
-  ActivityCancelReason cancel_reason() const override {
-    std::lock_guard lock(mu_);
-    return reason_;
-  }
-  bool WaitForCancel(Duration timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return reason_ != ActivityCancelReason::kNone; });
-  }
-  void RequestCancel(ActivityCancelReason reason) {
-    {
-      std::lock_guard lock(mu_);
-      if (reason_ == ActivityCancelReason::kNone) reason_ = reason;
-    }
-    cv_.notify_all();
-  }
+  ActivityCancelReason cancel_reason() const override { return cancel_.reason(); }
+  bool WaitForCancel(Duration timeout) override { return cancel_.WaitFor(timeout); }
+  void RequestCancel(const coresdk::activity_task::ActivityTask& cancel) { cancel_.Request(cancel); }
 
  private:
   BridgeLink& link_;
   std::string task_queue_;
   std::string token_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  ActivityCancelReason reason_ = ActivityCancelReason::kNone;
+  CancelSignal cancel_;
 };
 
 ActivityExecutor::ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent,
@@ -94,7 +63,7 @@ void ActivityExecutor::RunInThread(coresdk::activity_task::ActivityTask task) {
   {
     std::lock_guard lock(mu_);
     running_[token] = [attempt](const coresdk::activity_task::ActivityTask& cancel) {
-      attempt->RequestCancel(ReasonFromProto(cancel.cancel().reason()));
+      attempt->RequestCancel(cancel);
     };
   }
   ActivityContext ctx(MakeActivityInfo(token, task.start(), config_.task_queue), *attempt);

@@ -5,6 +5,39 @@
 
 namespace hourglass::sdk {
 
+namespace {
+
+ActivityCancelReason ReasonFromProto(activity_pb::ActivityCancelReason r) {
+  switch (r) {
+    case activity_pb::NOT_FOUND: return ActivityCancelReason::kNotFound;
+    case activity_pb::TIMED_OUT: return ActivityCancelReason::kTimedOut;
+    case activity_pb::WORKER_SHUTDOWN: return ActivityCancelReason::kWorkerShutdown;
+    case activity_pb::PAUSED: return ActivityCancelReason::kPaused;
+    case activity_pb::RESET: return ActivityCancelReason::kReset;
+    default: return ActivityCancelReason::kCancelled;
+  }
+}
+
+}  // namespace
+
+void CancelSignal::Request(const activity_pb::ActivityTask& cancel_task) {
+  {
+    std::lock_guard lock(mu_);
+    if (reason_ == ActivityCancelReason::kNone) reason_ = ReasonFromProto(cancel_task.cancel().reason());
+  }
+  cv_.notify_all();
+}
+
+ActivityCancelReason CancelSignal::reason() const {
+  std::lock_guard lock(mu_);
+  return reason_;
+}
+
+bool CancelSignal::WaitFor(Duration timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return reason_ != ActivityCancelReason::kNone; });
+}
+
 ActivityInfo MakeActivityInfo(const std::string& task_token, const activity_pb::Start& start,
                               const std::string& task_queue) {
   ActivityInfo info;

@@ -4,6 +4,8 @@
 // thread, or an executor process under process isolation): the task's Start
 // and a context in, Core's ActivityExecutionResult out.
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "hourglass/activity.h"
@@ -14,6 +16,22 @@ namespace hourglass::sdk {
 
 namespace activity_pb = ::coresdk::activity_task;
 namespace result_pb = ::coresdk::activity_result;
+
+// The cancellation of one running attempt: requested by the executor when Core
+// delivers a Cancel task, read and waited on by the activity through its
+// context. Shared by thread and process executors.
+class CancelSignal {
+ public:
+  void Request(const activity_pb::ActivityTask& cancel_task);
+  ActivityCancelReason reason() const;
+  // Blocks up to `timeout`; true once cancellation was requested.
+  bool WaitFor(Duration timeout);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  ActivityCancelReason reason_ = ActivityCancelReason::kNone;
+};
 
 ActivityInfo MakeActivityInfo(const std::string& task_token, const activity_pb::Start& start,
                               const std::string& task_queue);

@@ -67,17 +67,6 @@ bool ReadMessage(int fd, ipc::FrameDecoder& decoder, google::protobuf::MessageLi
   }
 }
 
-ActivityCancelReason ReasonOf(at::ActivityCancelReason r) {
-  switch (r) {
-    case at::NOT_FOUND: return ActivityCancelReason::kNotFound;
-    case at::TIMED_OUT: return ActivityCancelReason::kTimedOut;
-    case at::WORKER_SHUTDOWN: return ActivityCancelReason::kWorkerShutdown;
-    case at::PAUSED: return ActivityCancelReason::kPaused;
-    case at::RESET: return ActivityCancelReason::kReset;
-    default: return ActivityCancelReason::kCancelled;
-  }
-}
-
 // The executor's ActivityRuntime: heartbeats over its own bridge connection,
 // cancellation from the worker's socket.
 class ExecutorRuntime final : public detail::ActivityRuntime {
@@ -97,29 +86,15 @@ class ExecutorRuntime final : public detail::ActivityRuntime {
       spdlog::warn("heartbeat failed: {}", ipc::Describe(reply.error()));
     }
   }
-  ActivityCancelReason cancel_reason() const override {
-    std::lock_guard lock(mu_);
-    return reason_;
-  }
-  bool WaitForCancel(Duration timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return reason_ != ActivityCancelReason::kNone; });
-  }
-  void RequestCancel(ActivityCancelReason reason) {
-    {
-      std::lock_guard lock(mu_);
-      if (reason_ == ActivityCancelReason::kNone) reason_ = reason;
-    }
-    cv_.notify_all();
-  }
+  ActivityCancelReason cancel_reason() const override { return cancel_.reason(); }
+  bool WaitForCancel(Duration timeout) override { return cancel_.WaitFor(timeout); }
+  void RequestCancel(const at::ActivityTask& cancel) { cancel_.Request(cancel); }
 
  private:
   ipc::BlockingClient* client_;
   std::string task_queue_;
   std::string token_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  ActivityCancelReason reason_ = ActivityCancelReason::kNone;
+  CancelSignal cancel_;
 };
 
 std::optional<ipc::BlockingClient> ConnectToBridge(const ExecutorConfig& config) {
@@ -232,7 +207,7 @@ int RunExecutorProcess(const ExecutorConfig& config, int fd) {
   std::thread([fd, &runtime, decoder = std::move(decoder)]() mutable {
     at::ActivityTask cancel;
     while (ReadMessage(fd, decoder, cancel, -1)) {
-      if (cancel.has_cancel()) runtime.RequestCancel(ReasonOf(cancel.cancel().reason()));
+      if (cancel.has_cancel()) runtime.RequestCancel(cancel);
     }
   }).detach();
 

@@ -17,6 +17,7 @@
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
+#include "ipc/unix_socket.h"
 #include "workerproc/sdk/src/activity_executor.h"
 #include "workerproc/sdk/src/bridge_link.h"
 #include "workerproc/sdk/src/poll_loop.h"
@@ -31,13 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace v1 = ipc::v1;
-
-std::string DefaultBridgeSocket() {
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
-    return std::string(xdg) + "/hourglass/bridge.sock";
-  }
-  return "/tmp/hourglass-" + std::to_string(::geteuid()) + "/bridge.sock";
-}
 
 sdk::PollOutcome Classify(const ipc::Error& error, bool connected) {
   switch (error.kind()) {
@@ -92,7 +86,7 @@ class Worker {
 
  private:
   static std::string BridgeSocketFor(const WorkerOptions& o) {
-    return o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket;
+    return o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket;
   }
 
   static ipc::ClientOptions ClientOptionsFor(const WorkerOptions& o) {
@@ -377,11 +371,11 @@ int RunWorker(int argc, char** argv) {
       spdlog::error("--replay needs at least one history file");
       return exit_code::kUsage;
     }
-    return sdk::RunReplay({o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket, replay_files});
+    return sdk::RunReplay({o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket, replay_files});
   }
   if (run_activity) {
     ::signal(SIGPIPE, SIG_IGN);
-    sdk::ExecutorConfig config{"", o.bridge_socket.empty() ? DefaultBridgeSocket() : o.bridge_socket, o.task_queue,
+    sdk::ExecutorConfig config{"", o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket, o.task_queue,
                                o.log_level};
     // _Exit: the thread reading cancellations may still be blocked.
     FastExit(sdk::RunExecutorProcess(config, activity_fd));
