@@ -391,6 +391,31 @@ TEST_F(InstanceTest, Eviction_AnsweredWithEmptySuccessAndRunForgotten) {
   EXPECT_TRUE(Run(again).has_failed());
 }
 
+class NoopActivityRuntime : public detail::ActivityRuntime {
+ public:
+  void Heartbeat(Payloads) override {}
+  ActivityCancelReason cancel_reason() const override { return ActivityCancelReason::kNone; }
+  bool WaitForCancel(Duration) override { return false; }
+};
+
+Task<int> Double(int x) { co_return 2 * x; }
+Task<std::string> CoroutineActivity(ActivityContext& ctx, int x) {
+  const int d = co_await Double(x);
+  co_return ctx.info().activity_type + "=" + std::to_string(d);
+}
+int PlainActivity(int a, int b) { return a + b; }
+
+TEST(ActivityFunctions, CoroutineAndPlainFunctionsWithAndWithoutContext) {
+  NoopActivityRuntime rt;
+  ActivityInfo info;
+  info.activity_type = "co";
+  ActivityContext ctx(info, rt);
+  EXPECT_EQ(FromPayload<std::string>(MakeActivityFunction(CoroutineActivity)(ctx, ToPayloads(21))), "co=42");
+  EXPECT_EQ(FromPayload<int>(MakeActivityFunction(PlainActivity)(ctx, ToPayloads(2, 3))), 5);
+  auto lambda = [](ActivityContext& c) { return c.info().activity_type; };
+  EXPECT_EQ(FromPayload<std::string>(MakeActivityFunction(lambda)(ctx, {})), "co");
+}
+
 TEST(Payloads, DecodeErrorNamesTheTypeReadably) {
   try {
     FromPayload<std::string>(ToPayload(42));

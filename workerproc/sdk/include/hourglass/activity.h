@@ -8,7 +8,8 @@
 //   HOURGLASS_ACTIVITY("ComposeGreeting", ComposeGreeting);
 //
 // An activity is an ordinary function (the ActivityContext& first parameter is
-// optional) registered under its Temporal type name. It runs on an executor
+// optional), or a coroutine returning hourglass::Task<R> that awaits other
+// Tasks, registered under its Temporal type name. It runs on an executor
 // thread of the worker, or, with process isolation, in a process of its own.
 // Anything it throws fails the attempt (ApplicationError sets the type,
 // details and non-retryable flag); the server retries per the retry policy.
@@ -19,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -113,6 +115,24 @@ class ActivityContext {
 using ActivityFunction = std::function<Payload(ActivityContext&, const Payloads&)>;
 
 namespace detail {
+template <typename T>
+struct IsTask : std::false_type {};
+template <typename T>
+struct IsTask<Task<T>> : std::true_type {};
+
+// Activity coroutines run to completion on their executor thread: they may
+// co_await other Tasks (helpers), which resume inline, but nothing that
+// waits on the outside world (Futures belong to workflows).
+template <typename V>
+V RunActivityCoroutine(Task<V> task) {
+  task.handle().resume();
+  if (!task.done()) {
+    throw std::logic_error("an activity coroutine suspended on something other than a Task; activity "
+                           "coroutines run to completion on their executor thread");
+  }
+  return task.TakeResult();
+}
+
 template <typename Tuple, typename T>
 struct FirstIs : std::false_type {};
 template <typename First, typename... Rest, typename T>
@@ -143,7 +163,15 @@ ActivityFunction MakeActivityFunction(F fn) {
         return std::apply([&](auto&&... a) -> R { return fn(std::move(a)...); }, FromPayloads<AllArgs>(input));
       }
     };
-    if constexpr (std::is_void_v<R>) {
+    if constexpr (detail::IsTask<R>::value) {
+      using V = typename detail::TaskValue<R>::type;
+      if constexpr (std::is_void_v<V>) {
+        detail::RunActivityCoroutine(call());
+        return NullPayload();
+      } else {
+        return ToPayload(detail::RunActivityCoroutine(call()));
+      }
+    } else if constexpr (std::is_void_v<R>) {
       call();
       return NullPayload();
     } else {
