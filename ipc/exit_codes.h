@@ -26,5 +26,12 @@ inline constexpr int kBridgeLost = 6;
 inline constexpr int kRegistrationRefused = 7;
 // A poll loop failed and was restarted more often than its intensity allows.
 inline constexpr int kPollLoopFailed = 8;
+// hourglass-supervisor: restarts exceeded the root's intensity; the tree was
+// stopped (OTP: reached_max_restart_intensity at the top). systemd or
+// Kubernetes decide what happens next.
+inline constexpr int kGaveUp = 9;
+// A child ended on purpose and must not be restarted, even when transient
+// (OTP's {shutdown, Reason}); normal to its supervisor.
+inline constexpr int kShutdown = 10;
 
 }  // namespace hourglass::exit_code
