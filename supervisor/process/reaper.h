@@ -1,0 +1,43 @@
+#pragma once
+
+// The one place the supervisor reaps: on SIGCHLD it collects every exited
+// child with waitpid(-1, WNOHANG) until none is left (signals coalesce), and
+// hands each status to whoever tracks that pid. The supervisor is a child
+// subreaper, so orphaned descendants (a worker's executor processes, a
+// daemonising grandchild) are reparented to it and reaped here too, logged as
+// orphans. Reaping in one place keeps pids unique until their owner has been
+// told: a tracked pid cannot be reused before its exit is delivered.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <unordered_map>
+
+#include "ipc/event_loop.h"
+
+namespace hourglass::supervisor {
+
+class Reaper {
+ public:
+  using ExitCallback = std::function<void(int wait_status)>;
+  using OrphanCallback = std::function<void(pid_t pid, int wait_status)>;
+
+  // Becomes a child subreaper and watches SIGCHLD on `loop`.
+  explicit Reaper(ipc::EventLoop& loop, OrphanCallback on_orphan = nullptr);
+
+  void Track(pid_t pid, ExitCallback on_exit);
+  void Untrack(pid_t pid) { tracked_.erase(pid); }
+  size_t tracked() const { return tracked_.size(); }
+  // Collects whatever has exited (also run on every SIGCHLD).
+  void Sweep();
+
+ private:
+  ipc::EventHandle sigchld_;
+  std::unordered_map<pid_t, ExitCallback> tracked_;
+  OrphanCallback on_orphan_;
+};
+
+// "exit 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
+std::string DescribeWaitStatus(int wait_status);
+
+}  // namespace hourglass::supervisor

@@ -1,0 +1,109 @@
+// SupervisedProcess and Reaper on a real event loop with real children: the
+// shell the supervisor's policy core drives.
+
+#include "supervisor/process/supervised_process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "ipc/exit_codes.h"
+#include "tests/testing/process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hourglass::supervisor {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs `loop` until `done()` or the timeout; true if done.
+bool RunUntil(ipc::EventLoop& loop, const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto tick = loop.AddPeriodicTimer(5ms, [&] {
+    if (done() || std::chrono::steady_clock::now() >= deadline) loop.Stop();
+  });
+  loop.RunForever();
+  return done();
+}
+
+TEST(SupervisedProcess, Output_LinesPerStreamAndTheExitStatusArrive) {
+  ipc::EventLoop loop;
+  Reaper reaper(loop);
+  std::vector<std::string> out, err;
+  std::optional<int> status;
+  LaunchSpec spec;
+  spec.id = "talker";
+  spec.argv = {"/bin/sh", "-c", "echo one; echo two >&2; printf 'no newline'; exit 3"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec,
+                                    {nullptr, [&](int s) { status = s; },
+                                     [&](bool is_err, const std::string& line) { (is_err ? err : out).push_back(line); }});
+  ASSERT_TRUE(p.ok());
+  EXPECT_GT((*p)->pid(), 0);
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value() && out.size() == 2 && err.size() == 1; }));
+  EXPECT_EQ(out, (std::vector<std::string>{"one", "no newline"}));
+  EXPECT_EQ(err, (std::vector<std::string>{"two"}));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit 3");
+  EXPECT_FALSE((*p)->running());
+  EXPECT_FALSE((*p)->Signal(SIGTERM)) << "no signal through a reaped pid";
+}
+
+TEST(SupervisedProcess, ControlChannel_BridgeHostReportsReadyAndLeavesOnEof) {
+  testing::TempDir dir("hg-sp");
+  ipc::EventLoop loop;
+  Reaper reaper(loop);
+  std::optional<ipc::v1::ControlMessage> ready;
+  std::optional<int> status;
+  LaunchSpec spec;
+  spec.id = "bridgehost";
+  spec.argv = {testing::BinDir() + "/hourglass-bridgehost", "--target", "127.0.0.1:1", "--runtime-dir",
+               dir.path() + "/run", "--control-fd", "3", "--log-level", "error"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec,
+                                    {[&](const ipc::v1::ControlMessage& m) {
+                                       if (m.has_ready()) ready = m;
+                                     },
+                                     [&](int s) { status = s; }, nullptr});
+  ASSERT_TRUE(p.ok()) << ipc::Describe(p.error());
+  ASSERT_TRUE(RunUntil(loop, [&] { return ready.has_value(); }));
+  EXPECT_EQ(ready->ready().pid(), (*p)->pid());
+  EXPECT_EQ(ready->ready().socket_path(), dir.path() + "/run/bridge.sock");
+  (*p)->CloseControl();
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit " + std::to_string(exit_code::kSupervisorGone));
+}
+
+TEST(SupervisedProcess, Signal_GoesThroughThePidfd) {
+  ipc::EventLoop loop;
+  Reaper reaper(loop);
+  std::optional<int> status;
+  LaunchSpec spec;
+  spec.id = "sleeper";
+  spec.argv = {"/bin/sleep", "30"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec, {nullptr, [&](int s) { status = s; }, nullptr});
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->Signal(SIGTERM));
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "killed by SIGTERM");
+}
+
+TEST(Reaper, Orphans_OfAChildAreReapedByTheSubreaperAndReported) {
+  ipc::EventLoop loop;
+  std::vector<pid_t> orphans;
+  Reaper reaper(loop, [&](pid_t pid, int) { orphans.push_back(pid); });
+  std::optional<int> status;
+  std::vector<std::string> out;
+  LaunchSpec spec;
+  spec.id = "parent";
+  // The grandchild outlives its parent: it is reparented to us.
+  spec.argv = {"/bin/sh", "-c", "sleep 0.2 & echo $!; exit 0"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec,
+                                    {nullptr, [&](int s) { status = s; },
+                                     [&](bool, const std::string& line) { out.push_back(line); }});
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value() && !orphans.empty(); }));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(orphans, (std::vector<pid_t>{static_cast<pid_t>(std::stoi(out[0]))}));
+  EXPECT_EQ(reaper.tracked(), 0u);
+}
+
+}  // namespace
+}  // namespace hourglass::supervisor
