@@ -7,22 +7,79 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devserver/engine_host.h"
 #include "devserver/service/workflow_service.h"
 #include "devserver/store/sqlite_store.h"
+#include "ipc/control_channel.h"
+#include "ipc/event_loop.h"
+#include "ipc/exit_codes.h"
 
 namespace {
 
-// Exit codes (docs/devserver.md).
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 2;
-constexpr int kExitStorage = 3;
-constexpr int kExitListen = 4;
+// Exit codes (docs/exit-codes.md).
+constexpr int kExitOk = hourglass::exit_code::kOk;
+constexpr int kExitUsage = hourglass::exit_code::kUsage;
+constexpr int kExitStorage = hourglass::exit_code::kDevServerStorage;
+constexpr int kExitListen = hourglass::exit_code::kDevServerListen;
+
+// Under hourglass-supervisor: the control channel on its own small loop
+// thread (the main thread waits for signals). READY carries the address
+// actually bound; heartbeats keep the watchdog quiet; Drain, Shutdown and EOF
+// (the supervisor is gone) all end in the same SIGTERM path.
+class SupervisorLink {
+ public:
+  SupervisorLink(int fd, int heartbeat_ms) {
+    thread_ = std::thread([this, fd, heartbeat_ms] {
+      hourglass::ipc::ControlChannel::Handlers h;
+      h.drain = [](const hourglass::ipc::v1::Drain&) { ::kill(::getpid(), SIGTERM); };
+      h.shutdown = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
+      h.lost = [this] {
+        supervisor_gone_ = true;
+        ::kill(::getpid(), SIGTERM);
+      };
+      channel_ = hourglass::ipc::ControlChannel::FromFd(loop_, fd, std::move(h),
+                                                          std::chrono::milliseconds(heartbeat_ms));
+      opened_ = channel_ != nullptr;
+      started_.test_and_set();
+      started_.notify_all();
+      if (opened_) loop_.RunForever();
+      channel_.reset();
+    });
+    started_.wait(false);
+  }
+  ~SupervisorLink() {
+    loop_.Stop();
+    thread_.join();
+  }
+  bool opened() const { return opened_; }
+  void Ready(const std::string& address) {
+    loop_.Post([this, address] {
+      hourglass::ipc::v1::Ready ready;
+      ready.set_pid(static_cast<int32_t>(::getpid()));
+      ready.set_address(address);
+      channel_->SendReady(ready);
+    });
+  }
+  bool supervisor_gone() const { return supervisor_gone_; }
+
+ private:
+  hourglass::ipc::EventLoop loop_;
+  std::unique_ptr<hourglass::ipc::ControlChannel> channel_;
+  std::thread thread_;
+  std::atomic_flag started_;
+  bool opened_ = false;
+  std::atomic<bool> supervisor_gone_{false};
+};
 
 }  // namespace
 
@@ -35,6 +92,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> namespaces;
   std::string log_level = "info";
   bool fsync = false;
+  int control_fd = -1;
+  int heartbeat_ms = 1000;
   app.add_option("--ip", ip, "Address to listen on")->capture_default_str();
   app.add_option("-p,--port", port, "Port to listen on (0 picks a free one)")
       ->check(CLI::Range(0, 65535))
@@ -46,6 +105,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   app.add_flag("--fsync", fsync, "fsync every commit (survive power loss, not only crashes)");
+  app.add_option("--control-fd", control_fd, "Control channel to hourglass-supervisor (it passes 3)");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat period on the control channel")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,6 +127,19 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  if (control_fd >= 0) {
+    // Die with the supervisor; and if it died before this line, notice now.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() == 1) return hourglass::exit_code::kSupervisorGone;
+  }
+  std::unique_ptr<SupervisorLink> supervisor;
+  if (control_fd >= 0) {
+    supervisor = std::make_unique<SupervisorLink>(control_fd, heartbeat_ms);
+    if (!supervisor->opened()) {
+      spdlog::critical("--control-fd {} is not an open socket", control_fd);
+      return kExitUsage;
+    }
+  }
 
   auto store = SqliteStore::Open(db_filename, fsync);
   if (!store) {
@@ -100,6 +174,7 @@ int main(int argc, char** argv) {
   }
   std::printf("hourglass-devserver ready on %s:%d\n", ip.c_str(), bound_port);
   std::fflush(stdout);
+  if (supervisor) supervisor->Ready(ip + ":" + std::to_string(bound_port));
   spdlog::info("serving WorkflowService on {}:{} (database: {})", ip, bound_port,
                db_filename.empty() ? "in memory" : db_filename);
 
@@ -109,5 +184,5 @@ int main(int argc, char** argv) {
   // Parked long polls are answered first, so Shutdown does not wait them out.
   host.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  return kExitOk;
+  return supervisor && supervisor->supervisor_gone() ? hourglass::exit_code::kSupervisorGone : kExitOk;
 }

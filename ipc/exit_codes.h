@@ -13,8 +13,13 @@ inline constexpr int kInternal = 1;
 inline constexpr int kUsage = 2;
 // A worker could not reach the bridge host's socket at start.
 inline constexpr int kBridgeUnreachable = 3;
+// The dev server could not open or load its database (same number, another
+// role: codes are read together with who exited).
+inline constexpr int kDevServerStorage = 3;
 // The bridge host could not create or bind its socket directory.
 inline constexpr int kSocket = 4;
+// The dev server could not listen on its address.
+inline constexpr int kDevServerListen = 4;
 // The supervisor is gone (control channel EOF, or orphaned at start).
 inline constexpr int kSupervisorGone = 5;
 // A worker lost its bridge host: the connection closed, or a request came

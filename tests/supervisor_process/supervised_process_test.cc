@@ -71,6 +71,53 @@ TEST(SupervisedProcess, ControlChannel_BridgeHostReportsReadyAndLeavesOnEof) {
   EXPECT_EQ(DescribeWaitStatus(*status), "exit " + std::to_string(exit_code::kSupervisorGone));
 }
 
+TEST(SupervisedProcess, ControlChannel_DevServerReportsItsBoundAddressAndStopsOnShutdown) {
+  testing::TempDir dir("hg-sp");
+  ipc::EventLoop loop;
+  Reaper reaper(loop);
+  std::optional<ipc::v1::ControlMessage> ready;
+  int heartbeats = 0;
+  std::optional<int> status;
+  LaunchSpec spec;
+  spec.id = "devserver";
+  spec.argv = {testing::BinDir() + "/hourglass-devserver", "--port", "0", "--db-filename", dir.path() + "/dev.db",
+               "--control-fd", "3", "--heartbeat-ms", "50", "--log-level", "warn"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec,
+                                    {[&](const ipc::v1::ControlMessage& m) {
+                                       if (m.has_ready()) ready = m;
+                                       if (m.has_heartbeat()) ++heartbeats;
+                                     },
+                                     [&](int s) { status = s; }, nullptr});
+  ASSERT_TRUE(p.ok()) << ipc::Describe(p.error());
+  ASSERT_TRUE(RunUntil(loop, [&] { return ready.has_value() && heartbeats >= 2; }));
+  EXPECT_EQ(ready->ready().address().rfind("127.0.0.1:", 0), 0u) << ready->ready().address();
+  EXPECT_NE(ready->ready().address(), "127.0.0.1:0");
+  ipc::v1::ControlMessage shutdown;
+  shutdown.mutable_shutdown()->set_reason("test");
+  ASSERT_TRUE((*p)->SendControl(shutdown));
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit 0");
+}
+
+TEST(SupervisedProcess, ControlChannel_DevServerLeavesWhenTheSupervisorIsGone) {
+  testing::TempDir dir("hg-sp");
+  ipc::EventLoop loop;
+  Reaper reaper(loop);
+  bool ready = false;
+  std::optional<int> status;
+  LaunchSpec spec;
+  spec.id = "devserver";
+  spec.argv = {testing::BinDir() + "/hourglass-devserver", "--port", "0", "--control-fd", "3", "--log-level", "warn"};
+  auto p = SupervisedProcess::Start(loop, reaper, spec,
+                                    {[&](const ipc::v1::ControlMessage& m) { ready = ready || m.has_ready(); },
+                                     [&](int s) { status = s; }, nullptr});
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(RunUntil(loop, [&] { return ready; }));
+  (*p)->CloseControl();
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit " + std::to_string(exit_code::kSupervisorGone));
+}
+
 TEST(SupervisedProcess, Signal_GoesThroughThePidfd) {
   ipc::EventLoop loop;
   Reaper reaper(loop);
