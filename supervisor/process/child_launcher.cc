@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 
@@ -46,9 +47,16 @@ struct StepFailure {
 [[noreturn]] void RunChild(const LaunchSpec& spec, char* const* argv, char* const* envp, int out_w, int err_w,
                            int error_pipe) {
   if (::setsid() < 0) FailStep(error_pipe, "setsid", errno);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // fails harmlessly for KILL/STOP
+  // The raw syscall, not sigaction(): glibc refuses the two signals it keeps
+  // for itself (32 and 33), and an ignored one would survive exec all the
+  // same. Fails harmlessly for KILL and STOP.
+  struct KernelSigaction {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } dfl{};  // handler nullptr == SIG_DFL
+  for (int s = 1; s < NSIG; ++s) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof(dfl.mask));
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
