@@ -19,6 +19,7 @@
 
 #include "bridgehost/core/history_replay.h"
 #include "hourglass/ipc/v1/control.pb.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/client.h"
 #include "ipc/frame.h"
 #include "ipc/unix_socket.h"
@@ -86,15 +87,7 @@ Bridge StartBridge(const std::string& target) {
                                          b.dir.path() + "/bridgehost.log"});
   b.process.emplace(std::move(*p));
   ipc::FrameDecoder decoder;
-  for (;;) {
-    auto span = decoder.WritableSpan(4096);
-    const ssize_t n = ::read(parent.get(), span.data(), span.size());
-    if (n <= 0) break;
-    decoder.Commit(static_cast<size_t>(n));
-    auto item = decoder.Next();
-    if (item.status != ipc::FrameDecoder::Status::kFrame) continue;
-    v1::ControlMessage m;
-    m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()));
+  for (v1::ControlMessage m; ipc::ReadMessage(parent.get(), decoder, m, std::chrono::seconds(20));) {
     if (m.has_ready()) {
       b.socket = m.ready().socket_path();
       break;

@@ -1,6 +1,5 @@
 #include "cli/replay_command.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "cli/errors.h"
 #include "hourglass/ipc/v1/control.pb.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/frame.h"
 #include "ipc/unique_fd.h"
 #include "ipc/unix_socket.h"
@@ -32,6 +32,7 @@ std::optional<pid_t> Spawn(const std::vector<std::string>& args, int extra_fd) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (extra_fd >= 0) posix_spawn_file_actions_adddup2(&actions, extra_fd, 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, extra_fd >= 0 ? 4 : 3);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -97,25 +98,16 @@ class PrivateBridge {
   bool ReadReady() {
     ipc::FrameDecoder decoder;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto item = decoder.Next();
-      if (item.status == ipc::FrameDecoder::Status::kFrame) {
-        ipc::v1::ControlMessage m;
-        if (!m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()))) return false;
-        if (m.has_ready()) {
-          socket_ = m.ready().socket_path();
-          return true;
-        }
-        continue;
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      ipc::v1::ControlMessage m;
+      if (left.count() <= 0 || !ipc::ReadMessage(control_.get(), decoder, m, left)) return false;
+      if (m.has_ready()) {
+        socket_ = m.ready().socket_path();
+        return true;
       }
-      pollfd pfd{control_.get(), POLLIN, 0};
-      if (::poll(&pfd, 1, 200) <= 0) continue;
-      auto span = decoder.WritableSpan(4096);
-      const ssize_t n = ::read(control_.get(), span.data(), span.size());
-      if (n <= 0) return false;
-      decoder.Commit(static_cast<size_t>(n));
     }
-    return false;
   }
 
   std::string dir_;

@@ -1,5 +1,7 @@
 #include "tests/testing/process.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,11 +27,14 @@ std::optional<ChildProcess> ChildProcess::Spawn(Options options) {
     posix_spawn_file_actions_addopen(&actions, 2, options.stderr_path.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0600);
   }
+  int highest = 2;
   for (const auto& [child_fd, parent_fd] : options.fd_map) {
-    // dup2 clears close-on-exec on the target even when the fds are equal
-    // only on some libcs; go through a temporary to be sure.
     posix_spawn_file_actions_adddup2(&actions, parent_fd, child_fd);
+    highest = std::max(highest, child_fd);
   }
+  // Nothing else, not even fds the test runner leaked to us without
+  // close-on-exec (ctest's pipes, a shell's fds).
+  posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
   std::vector<char*> argv;
   for (auto& a : options.argv) argv.push_back(a.data());
   argv.push_back(nullptr);

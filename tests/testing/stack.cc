@@ -1,9 +1,8 @@
 #include "tests/testing/stack.h"
 
-#include <poll.h>
 #include <unistd.h>
 
-#include "ipc/envelope.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/unix_socket.h"
 
 namespace hourglass::testing {
@@ -42,28 +41,16 @@ BridgeHostProcess::BridgeHostProcess(const std::string& target, std::chrono::mil
 std::optional<ipc::v1::ControlMessage> BridgeHostProcess::ReadControl(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto item = control_decoder_.Next();
-    if (item.status == ipc::FrameDecoder::Status::kFrame) {
-      ipc::v1::ControlMessage m;
-      if (!m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()))) return std::nullopt;
-      if (m.has_heartbeat()) continue;
-      return m;
-    }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd pfd{control_.get(), POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-    auto span = control_decoder_.WritableSpan(4096);
-    const ssize_t n = ::read(control_.get(), span.data(), span.size());
-    if (n <= 0) return std::nullopt;
-    control_decoder_.Commit(static_cast<size_t>(n));
+    ipc::v1::ControlMessage m;
+    if (left.count() <= 0 || !ipc::ReadMessage(control_.get(), control_decoder_, m, left)) return std::nullopt;
+    if (!m.has_heartbeat()) return m;
   }
 }
 
 bool BridgeHostProcess::SendControl(const ipc::v1::ControlMessage& message) {
-  auto frame = ipc::EncodeMessageFrame(message, 1 << 20);
-  return frame.ok() && ::write(control_.get(), frame->data(), frame->size()) == static_cast<ssize_t>(frame->size());
+  return ipc::WriteMessage(control_.get(), message);
 }
 
 }  // namespace hourglass::testing

@@ -8,13 +8,15 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "hourglass/payload.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/client.h"
-#include "ipc/envelope.h"
 #include "ipc/exit_codes.h"
 #include "ipc/unix_socket.h"
 #include "tests/testing/process.h"
@@ -67,6 +69,24 @@ class WorkerTest : public ::testing::Test {
     auto c = ipc::BlockingClient::Connect(o, 5s);
     ASSERT_TRUE(c.ok());
     client_.emplace(std::move(c).value());
+  }
+
+  // A failing test shows the tail of every log it produced (CI keeps no
+  // temporary directories).
+  void TearDown() override {
+    if (!HasFailure()) return;
+    worker_.reset();  // flush and stop first
+    std::vector<std::string> logs{g_stack->bridge_.log_path(), g_stack->dev_.dir() + "/devserver.log"};
+    for (const auto& e : std::filesystem::directory_iterator(g_stack->dev_.dir())) {
+      if (e.path().string().find(Queue()) != std::string::npos) logs.push_back(e.path().string());
+    }
+    for (const auto& path : logs) {
+      std::ifstream in(path);
+      std::vector<std::string> lines;
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+      std::cerr << "---- last lines of " << path << "\n";
+      for (size_t i = lines.size() > 60 ? lines.size() - 60 : 0; i < lines.size(); ++i) std::cerr << lines[i] << "\n";
+    }
   }
 
   // The queue this test uses, unique per test so workers never share one.
@@ -372,20 +392,11 @@ TEST_F(WorkerTest, ControlChannel_ReadyNamesTheQueueAndStatsCountTheLoops) {
   theirs.Reset();
   ipc::FrameDecoder decoder;
   auto read = [&]() -> std::optional<v1::ControlMessage> {
-    for (const auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
-      auto item = decoder.Next();
-      if (item.status == ipc::FrameDecoder::Status::kFrame) {
-        v1::ControlMessage m;
-        m.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()));
-        if (!m.has_heartbeat()) return m;
-        continue;
-      }
-      auto span = decoder.WritableSpan(4096);
-      const ssize_t n = ::read(ours.get(), span.data(), span.size());
-      if (n <= 0) return std::nullopt;
-      decoder.Commit(static_cast<size_t>(n));
+    for (;;) {
+      v1::ControlMessage m;
+      if (!ipc::ReadMessage(ours.get(), decoder, m, 20s)) return std::nullopt;
+      if (!m.has_heartbeat()) return m;
     }
-    return std::nullopt;
   };
   auto ready = read();
   ASSERT_TRUE(ready && ready->has_ready());
@@ -397,9 +408,7 @@ TEST_F(WorkerTest, ControlChannel_ReadyNamesTheQueueAndStatsCountTheLoops) {
     v1::ControlMessage ask;
     ask.set_seq(seq);
     ask.mutable_stats_request();
-    auto frame = ipc::EncodeMessageFrame(ask, 1 << 20);
-    ASSERT_TRUE(frame.ok());
-    ASSERT_EQ(::write(ours.get(), frame->data(), frame->size()), static_cast<ssize_t>(frame->size()));
+    ASSERT_TRUE(ipc::WriteMessage(ours.get(), ask));
     stats = read();
     ASSERT_TRUE(stats && stats->has_stats());
     EXPECT_EQ(stats->seq(), seq);

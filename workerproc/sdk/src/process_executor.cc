@@ -1,6 +1,5 @@
 #include "workerproc/sdk/src/process_executor.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "hourglass/activity.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/client.h"
 #include "ipc/envelope.h"
 #include "ipc/exit_codes.h"
@@ -32,40 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace v1 = ipc::v1;
 namespace at = coresdk::activity_task;
-
-bool WriteMessage(int fd, const google::protobuf::MessageLite& message) {
-  auto frame = ipc::EncodeMessageFrame(message, ipc::kDefaultMaxFrameBytes);
-  if (!frame.ok()) return false;
-  size_t done = 0;
-  while (done < frame->size()) {
-    const ssize_t n = ::send(fd, frame->data() + done, frame->size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads the next framed message; false on EOF, error, bad frame or timeout
-// (a negative timeout waits forever).
-bool ReadMessage(int fd, ipc::FrameDecoder& decoder, google::protobuf::MessageLite& out, int timeout_ms) {
-  for (;;) {
-    auto item = decoder.Next();
-    if (item.status == ipc::FrameDecoder::Status::kFrame) {
-      return out.ParseFromArray(item.body.data(), static_cast<int>(item.body.size()));
-    }
-    if (item.status != ipc::FrameDecoder::Status::kNeedMore) return false;
-    pollfd pfd{fd, POLLIN, 0};
-    const int r = ::poll(&pfd, 1, timeout_ms);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    auto span = decoder.WritableSpan(64 * 1024);
-    const ssize_t n = ::read(fd, span.data(), span.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    decoder.Commit(static_cast<size_t>(n));
-  }
-}
 
 // The executor's ActivityRuntime: heartbeats over its own bridge connection,
 // cancellation from the worker's socket.
@@ -144,6 +110,9 @@ std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& conf
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, theirs.get(), kExecutorFd);
+  // And nothing the worker inherited without close-on-exec from whoever
+  // started it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, kExecutorFd + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: stopping the worker's process group must not kill an
@@ -159,14 +128,14 @@ std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& conf
   }
   theirs.Reset();
   ExecutorProcess process(pid, std::move(ours));
-  if (!WriteMessage(process.socket_.get(), task)) {
+  if (!ipc::WriteMessage(process.socket_.get(), task)) {
     spdlog::warn("executor {}: could not hand over the task (it died at start?)", pid);
   }
   return process;
 }
 
 void ExecutorProcess::Cancel(const at::ActivityTask& cancel) {
-  if (socket_) (void)WriteMessage(socket_.get(), cancel);
+  if (socket_) (void)ipc::WriteMessage(socket_.get(), cancel);
 }
 
 int ExecutorProcess::Wait() {
@@ -196,7 +165,7 @@ coresdk::activity_result::ActivityExecutionResult ExecutorDiedResult(pid_t pid, 
 int RunExecutorProcess(const ExecutorConfig& config, int fd) {
   ipc::FrameDecoder decoder;
   at::ActivityTask task;
-  if (!ReadMessage(fd, decoder, task, 10000) || !task.has_start()) {
+  if (!ipc::ReadMessage(fd, decoder, task, 10s) || !task.has_start()) {
     spdlog::error("executor: no activity task on fd {}", fd);
     return exit_code::kUsage;
   }
@@ -206,7 +175,7 @@ int RunExecutorProcess(const ExecutorConfig& config, int fd) {
   // nothing for this attempt.
   std::thread([fd, &runtime, decoder = std::move(decoder)]() mutable {
     at::ActivityTask cancel;
-    while (ReadMessage(fd, decoder, cancel, -1)) {
+    while (ipc::ReadMessage(fd, decoder, cancel, std::chrono::milliseconds(-1))) {
       if (cancel.has_cancel()) runtime.RequestCancel(cancel);
     }
   }).detach();
