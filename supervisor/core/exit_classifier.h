@@ -1,7 +1,7 @@
 #pragma once
 
 // How the supervisor reads a child's end (OTP's exit reasons, mapped onto
-// processes; docs/supervision.md, ../exit-codes.md):
+// processes; docs/supervision.md, docs/exit-codes.md):
 //   exit 0                                   -> normal
 //   exit_code::kShutdown                     -> shutdown (ended on purpose)
 //   killed by a signal the supervisor itself

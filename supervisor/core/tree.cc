@@ -139,7 +139,8 @@ bool Tree::Frozen(const Node& sup) const {
 std::vector<Action> Tree::Handle(const Event& event, TimePoint now) {
   out_.clear();
   if (finished()) return {};
-  now_ = now;
+  // The clock only moves forward, even if a caller slips.
+  now_ = std::max(now_, now);
   std::visit(
       [this](const auto& e) {
         using E = std::decay_t<decltype(e)>;
@@ -200,14 +201,16 @@ std::vector<Action> Tree::HandleBatch(std::vector<Event> events, TimePoint now) 
   std::stable_sort(exits.begin(), exits.end(), [&](const Event& a, const Event& b) {
     return rank_of(a) < rank_of(b);
   });
-  for (size_t i = 0; i < slots.size(); ++i) events[slots[i]] = std::move(exits[i]);
+  for (size_t i = 0; i < slots.size(); ++i) events[slots[i]] = exits[i];
 
+  for (const Event& e : exits) reaped_.insert(std::get<ChildExited>(e).id);
   std::vector<Action> all;
   for (const Event& e : events) {
     std::vector<Action> some = Handle(e, now);
     all.insert(all.end(), std::make_move_iterator(some.begin()),
                std::make_move_iterator(some.end()));
   }
+  reaped_.clear();
   return all;
 }
 
@@ -296,6 +299,7 @@ void Tree::OnReady(const ChildReady& e) {
 }
 
 void Tree::OnExited(const ChildExited& e) {
+  reaped_.erase(e.id);
   Node* c = Find(e.id);
   if (c == nullptr || c->is_supervisor() ||
       (c->state != NodeState::kWaitingReady && c->state != NodeState::kRunning &&
@@ -690,6 +694,7 @@ void Tree::BeginStop(Node& n) {
 void Tree::SendStopSignals(Node& c) {
   c.state = NodeState::kStopping;
   Cancel(c.ready_timer);
+  if (reaped_.count(c.id) != 0) return;  // dead already; its exit completes the stop
   const Shutdown& shutdown = c.child.shutdown;
   switch (shutdown.kind) {
     case Shutdown::Kind::kBrutalKill:
@@ -871,6 +876,7 @@ void Tree::Settle() {
 // Effects
 
 void Tree::Signal(Node& c, int signo, bool for_stop) {
+  if (reaped_.count(c.id) != 0) return;
   if (for_stop) c.exit_context.AddStopSignal(signo);
   if (signo == kSigKill) c.kill_sent = true;
   out_.push_back(SendSignal{c.id, c.pid, signo});

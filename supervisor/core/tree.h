@@ -6,12 +6,12 @@
 // that spawns, signals, arms timers and reaps (docs/supervision.md, "Driving
 // the core").
 //
-// Semantics are OTP's supervisor (../shared/reference/supervision.md §1):
-// restart types, exit classification (exit_classifier.h), intensity per
-// supervisor as a sliding window with one cascade counting once, escalation
-// by giving up, stops in reverse start order honouring each shutdown spec,
-// and a failed restart retried from a timer so the loop never blocks.
-// Deliberate differences for OS processes are listed in docs/supervision.md.
+// Semantics are those of OTP's supervisor (supervisor.erl): restart types,
+// exit classification (exit_classifier.h), intensity per supervisor as a
+// sliding window with one cascade counting once, escalation by giving up,
+// stops in reverse start order honouring each shutdown spec, and a failed
+// restart retried from a timer so the loop never blocks. Deliberate
+// differences for OS processes are listed in docs/supervision.md.
 
 #include <deque>
 #include <map>
@@ -163,6 +163,10 @@ class Tree {
   // removed meanwhile), in the order they were marked.
   std::deque<std::string> dirty_;
   std::set<std::string> dirty_set_;
+  // During HandleBatch: children whose exit is in the batch but not handled
+  // yet. They are already dead (reaped), so they are not signalled: a pid
+  // the shell has reaped may belong to another process by now.
+  std::set<std::string> reaped_;
 };
 
 }  // namespace hourglass::supervisor::core

@@ -7,10 +7,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <tuple>
 
 #include "ipc/exit_codes.h"
 #include "tree_driver.h"
+
+namespace hourglass::supervisor::core {
+// Readable parameters in test names and failure messages (found by ADL).
+void PrintTo(Strategy s, std::ostream* os) { *os << ToString(s); }
+void PrintTo(RestartType r, std::ostream* os) { *os << ToString(r); }
+}  // namespace hourglass::supervisor::core
 
 namespace hourglass::supervisor::core::fake_shell {
 namespace {
@@ -138,6 +145,31 @@ TEST_P(StrategyEscalation, SecondFailureInsideThePeriodGivesUp) {
 INSTANTIATE_TEST_SUITE_P(Escalation, StrategyEscalation,
                          ::testing::Values(Strategy::kOneForOne, Strategy::kRestForOne,
                                            Strategy::kOneForAll),
+                         StrategyName);
+
+// OTP's rest_for_one_escalation / one_for_all_escalation: the crash of a
+// restarts its siblings, one of them fails to start again, and that second
+// failure inside the period makes the supervisor give up.
+class StrategyOtherChildFailsRestart : public ::testing::TestWithParam<Strategy> {};
+
+TEST_P(StrategyOtherChildFailsRestart, SupervisorGivesUp) {
+  Driver d(Sup("sup", GetParam(), {Child("a"), Child("b"), Child("c")}, 1));
+  d.Start();
+  d.Take();
+  d.FailSpawns("b", -1);
+  d.Crash("a");
+  EXPECT_THAT(d.Take(), ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms",
+                                    "cancel shutdown c", "TERM b", "CONT b",
+                                    "arm shutdown b +5000ms", "cancel shutdown b", "spawn a",
+                                    "spawn b", "TERM a", "CONT a", "arm shutdown a +5000ms",
+                                    "cancel shutdown a", "exit 9"));
+  Lines logs = d.TakeLogs();
+  EXPECT_THAT(logs, ::testing::Contains("error start_error b"));
+  EXPECT_THAT(logs, ::testing::Contains("error reached_max_restart_intensity sup"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Escalation, StrategyOtherChildFailsRestart,
+                         ::testing::Values(Strategy::kRestForOne, Strategy::kOneForAll),
                          StrategyName);
 
 // A sibling that exits while the strategy is stopping it (OTP's
