@@ -34,16 +34,18 @@ ipc::Error ToIpcError(const grpc::Status& status, const char* what) {
   }
   ipc::Error error = ipc::MakeError(kind, std::string(what) + ": " + status.error_message());
   error.set_grpc_code(static_cast<int>(status.error_code()));
-  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS && !status.error_details().empty()) {
-    google::rpc::Status details;
-    if (details.ParseFromString(status.error_details())) {
-      for (const auto& any : details.details()) {
-        temporal::api::errordetails::v1::WorkflowExecutionAlreadyStartedFailure started;
-        if (any.UnpackTo(&started)) error.set_run_id(started.run_id());
-      }
-    }
-  }
+  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) error.set_run_id(AlreadyStartedRunId(status));
   return error;
+}
+
+std::string AlreadyStartedRunId(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) return "";
+  for (const auto& any : details.details()) {
+    temporal::api::errordetails::v1::WorkflowExecutionAlreadyStartedFailure started;
+    if (any.UnpackTo(&started)) return started.run_id();
+  }
+  return "";
 }
 
 }  // namespace hourglass::bridgehost

@@ -5,10 +5,16 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "ipc/result.h"
 
 namespace hourglass::bridgehost {
 
 ipc::Error ToIpcError(const grpc::Status& status, const char* what);
+
+// The run id an ALREADY_EXISTS status names in its
+// WorkflowExecutionAlreadyStartedFailure detail, or "".
+std::string AlreadyStartedRunId(const grpc::Status& status);
 
 }  // namespace hourglass::bridgehost

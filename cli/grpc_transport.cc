@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
+#include "bridgehost/grpc_errors.h"
 #include "cli/close_event.h"
-#include "google/rpc/status.pb.h"
-#include "temporal/api/errordetails/v1/message.pb.h"
 
 namespace hourglass::cli {
 
@@ -17,17 +16,6 @@ namespace {
 // Above the frontend's 20 s history long-poll interval (it answers an empty
 // page then), so a healthy long poll never hits this deadline.
 constexpr std::chrono::seconds kLongPollCap{70};
-
-// The run id a WorkflowExecutionAlreadyStartedFailure detail names, or "".
-std::string AlreadyStartedRunId(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    temporal::api::errordetails::v1::WorkflowExecutionAlreadyStartedFailure started;
-    if (any.UnpackTo(&started)) return started.run_id();
-  }
-  return "";
-}
 
 // The bridge host's error kinds, so one mapping to exit codes serves both
 // transports. The gRPC code is kept, as the bridge host keeps it.
@@ -60,7 +48,7 @@ ipc::Error FromGrpc(const grpc::Status& status, const std::string& what,
       ipc::MakeError(kind, what + " at " + target + ": " + status.error_message() + " (gRPC code " +
                                std::to_string(static_cast<int>(status.error_code())) + ")");
   error.set_grpc_code(static_cast<int>(status.error_code()));
-  if (kind == v1::ERROR_KIND_ALREADY_STARTED) error.set_run_id(AlreadyStartedRunId(status));
+  if (kind == v1::ERROR_KIND_ALREADY_STARTED) error.set_run_id(bridgehost::AlreadyStartedRunId(status));
   return error;
 }
 

@@ -150,13 +150,21 @@ failure_pb::Failure FailureToProto(const Failure& failure) {
     info->set_initiated_event_id(ch->info().initiated_event_id);
     info->set_started_event_id(ch->info().started_event_id);
     info->set_retry_state(static_cast<temporal::api::enums::v1::RetryState>(ch->info().retry_state));
-  } else if (const auto* w = dynamic_cast<const WorkflowAlreadyStartedError*>(&failure)) {
+  } else if (dynamic_cast<const WorkflowAlreadyStartedError*>(&failure) != nullptr) {
     auto* info = out.mutable_application_failure_info();
     info->set_type("WorkflowExecutionAlreadyStarted");
     info->set_non_retryable(true);
-    (void)w;
   }
   return out;
+}
+
+std::exception_ptr FailureExceptionFromProto(const failure_pb::Failure& proto) {
+  try {
+    FailureFromProto(proto)->Throw();  // [[noreturn]]: rethrows as the most derived type
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;  // unreachable; keeps the compiler's flow analysis content
 }
 
 std::string ExceptionTypeName(std::exception_ptr error) {

@@ -48,6 +48,8 @@ failure_pb::Failure FailureToProto(const Failure& failure);
 // application failure whose type is the exception's C++ type name.
 failure_pb::Failure ExceptionToProto(std::exception_ptr error);
 std::shared_ptr<const Failure> FailureFromProto(const failure_pb::Failure& proto);
+// The same, as a thrown exception of its most derived type (for a Future).
+std::exception_ptr FailureExceptionFromProto(const failure_pb::Failure& proto);
 
 // The demangled name of the exception's type ("std::runtime_error").
 std::string ExceptionTypeName(std::exception_ptr error);

@@ -33,6 +33,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace v1 = ipc::v1;
 
+std::string BridgeSocketFor(const WorkerOptions& o) {
+  return o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket;
+}
+
 sdk::PollOutcome Classify(const ipc::Error& error, bool connected) {
   switch (error.kind()) {
     case v1::ERROR_KIND_SHUTDOWN: return sdk::PollOutcome::kShutdown;
@@ -85,10 +89,6 @@ class Worker {
   }
 
  private:
-  static std::string BridgeSocketFor(const WorkerOptions& o) {
-    return o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket;
-  }
-
   static ipc::ClientOptions ClientOptionsFor(const WorkerOptions& o) {
     ipc::ClientOptions c;
     c.socket_path = BridgeSocketFor(o);
@@ -371,11 +371,11 @@ int RunWorker(int argc, char** argv) {
       spdlog::error("--replay needs at least one history file");
       return exit_code::kUsage;
     }
-    return sdk::RunReplay({o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket, replay_files});
+    return sdk::RunReplay({BridgeSocketFor(o), replay_files});
   }
   if (run_activity) {
     ::signal(SIGPIPE, SIG_IGN);
-    sdk::ExecutorConfig config{"", o.bridge_socket.empty() ? ipc::DefaultBridgeSocket() : o.bridge_socket, o.task_queue,
+    sdk::ExecutorConfig config{"", BridgeSocketFor(o), o.task_queue,
                                o.log_level};
     // _Exit: the thread reading cancellations may still be blocked.
     FastExit(sdk::RunExecutorProcess(config, activity_fd));

@@ -176,19 +176,9 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
       if (res.has_completed()) {
         p.state->Resolve(std::any(FromProto(res.completed().result())));
       } else if (res.has_failed()) {
-        auto failure = FailureFromProto(res.failed().failure());
-        try {
-          failure->Throw();
-        } catch (...) {
-          p.state->Reject(std::current_exception());
-        }
+        p.state->Reject(FailureExceptionFromProto(res.failed().failure()));
       } else if (res.has_cancelled()) {
-        auto failure = FailureFromProto(res.cancelled().failure());
-        try {
-          failure->Throw();
-        } catch (...) {
-          p.state->Reject(std::current_exception());
-        }
+        p.state->Reject(FailureExceptionFromProto(res.cancelled().failure()));
       } else {
         p.state->Reject(Error(std::logic_error("activity resolution asks for a local-activity backoff, which this "
                                                "SDK does not schedule")));
@@ -213,11 +203,7 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
         error = Error(WorkflowAlreadyStartedError("child workflow " + r.failed().workflow_id() + " already started",
                                                   r.failed().workflow_id(), r.failed().workflow_type()));
       } else {
-        try {
-          FailureFromProto(r.cancelled().failure())->Throw();
-        } catch (...) {
-          error = std::current_exception();
-        }
+        error = FailureExceptionFromProto(r.cancelled().failure());
       }
       child.start.state->Reject(error);
       child.result->Reject(error);
@@ -235,12 +221,8 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
       if (res.has_completed()) {
         child.result->Resolve(std::any(FromProto(res.completed().result())));
       } else {
-        const auto& f = res.has_failed() ? res.failed().failure() : res.cancelled().failure();
-        try {
-          FailureFromProto(f)->Throw();
-        } catch (...) {
-          child.result->Reject(std::current_exception());
-        }
+        child.result->Reject(
+            FailureExceptionFromProto(res.has_failed() ? res.failed().failure() : res.cancelled().failure()));
       }
       break;
     }
@@ -260,11 +242,7 @@ void WorkflowInstance::ApplyJob(const act::WorkflowActivationJob& job) {
       table.erase(it);
       Untrack(p);
       if (failed) {
-        try {
-          FailureFromProto(failure)->Throw();
-        } catch (...) {
-          p.state->Reject(std::current_exception());
-        }
+        p.state->Reject(FailureExceptionFromProto(failure));
       } else {
         p.state->Resolve(std::any());
       }
