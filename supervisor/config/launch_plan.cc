@@ -20,7 +20,11 @@ Command DevServerCommand(const Config& config, const LaunchPaths& paths) {
             "--namespace",
             config.namespace_name,
             "--log-level",
-            "warn"};
+            "warn",
+            "--control-fd",
+            "3",
+            "--heartbeat-ms",
+            Millis(config.heartbeat_period)};
   return c;
 }
 

@@ -89,6 +89,7 @@ void SupervisedProcess::OnClosed(ipc::ChannelCloseReason reason, const std::stri
 void SupervisedProcess::Drain(bool is_stderr) {
   ipc::UniqueFd& fd = is_stderr ? stderr_ : stdout_;
   LineSplitter& splitter = is_stderr ? err_lines_ : out_lines_;
+  if (!fd) return;
   // Bounded per wake-up so one chatty child cannot starve the loop; the
   // pipe stays readable and the loop comes back.
   for (int rounds = 0; rounds < 16; ++rounds) {

@@ -50,6 +50,13 @@ class SupervisedProcess : private ipc::FrameChannel::Delegate {
   bool SendControl(const ipc::v1::ControlMessage& message);
   // Closes the control channel: to the child, the supervisor is gone.
   void CloseControl();
+  // Logs whatever output is already in the pipes, without waiting for more:
+  // called when the child was reaped, since its last lines (a crash message)
+  // may not have been read yet.
+  void DrainOutput() {
+    Drain(false);
+    Drain(true);
+  }
 
  private:
   SupervisedProcess(ipc::EventLoop& loop, Reaper& reaper, std::string id, LaunchedChild child,

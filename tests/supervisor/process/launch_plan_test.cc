@@ -54,7 +54,7 @@ TEST(LaunchPlan, DevServer_DatabaseInTheRuntimeDirUnlessConfigured) {
   Config c;
   EXPECT_EQ(DevServerCommand(c, kPaths).argv,
             (Argv{"/opt/hg/bin/hourglass-devserver", "--port", "0", "--db-filename", "/run/hg/dev.db", "--namespace",
-                  "default", "--log-level", "warn"}));
+                  "default", "--log-level", "warn", "--control-fd", "3", "--heartbeat-ms", "1000"}));
 }
 
 TEST(LaunchPlan, ApiKey_ConfigThenEnvironmentVariable) {

@@ -1,0 +1,755 @@
+#include "supervisor/shell/shell.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <type_traits>
+
+#include "ipc/exit_codes.h"
+#include "ipc/unix_socket.h"
+#include "supervisor/core/hourglass_tree.h"
+#include "supervisor/process/sd_notify.h"
+
+namespace hourglass::supervisor {
+
+namespace v1 = ipc::v1;
+using core::Clock;
+
+namespace {
+
+core::HourglassTreeOptions TreeOptionsFrom(const Config& c) {
+  core::HourglassTreeOptions o;
+  o.devserver = c.target.empty();
+  auto limits = [](const Intensity& i) {
+    return core::Limits{i.max_restarts, i.period, core::Duration{0}};
+  };
+  o.application = limits(c.application);
+  o.subsystem = limits(c.subsystem);
+  o.workers = limits(c.workers);
+  o.shutdown = core::Shutdown::Timeout(c.shutdown_timeout);
+  o.ready_timeout = c.ready_timeout;
+  return o;
+}
+
+std::vector<QueueConfig> QueuesOrDefault(const Config& c) {
+  if (!c.queues.empty()) return c.queues;
+  QueueConfig q;
+  q.name = "default";
+  return {q};
+}
+
+spdlog::level::level_enum LevelOf(core::Severity s) {
+  switch (s) {
+    case core::Severity::kDebug:
+      return spdlog::level::debug;
+    case core::Severity::kInfo:
+      return spdlog::level::info;
+    case core::Severity::kWarning:
+      return spdlog::level::warn;
+    case core::Severity::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+uint64_t SelfRssBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+uint64_t Millis(Clock::duration d) {
+  return static_cast<uint64_t>(
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+}
+
+v1::CtlReply Done(const std::string& message) {
+  v1::CtlReply reply;
+  reply.mutable_done()->set_message(message);
+  return reply;
+}
+
+}  // namespace
+
+Shell::Shell(ipc::EventLoop& loop, ShellOptions options)
+    : loop_(loop),
+      options_(std::move(options)),
+      config_(options_.config),
+      paths_{options_.bin_dir, options_.runtime_dir},
+      tree_options_(TreeOptionsFrom(options_.config)),
+      reaper_(loop,
+              [](pid_t pid, int status) {
+                // A worker's executor or another descendant reparented to us
+                // (we are the subreaper) and then ended.
+                spdlog::info("reaped orphan pid {} ({})", pid, DescribeWaitStatus(status));
+              }),
+      watchdog_(options_.config.watchdog_timeout),
+      launcher_(QueuesOrDefault(options_.config), tree_options_),
+      control_(loop, options_.runtime_dir + "/supervisor.sock",
+               options_.uid ? std::vector<uid_t>{*options_.uid} : std::vector<uid_t>{}, *this),
+      api_key_(ResolveApiKey(options_.config)),
+      started_at_(Clock::now()) {}
+
+Shell::~Shell() {
+  // Destroying a SupervisedProcess untracks it; the children see their
+  // control channels close and exit on their own.
+  children_.clear();
+}
+
+ipc::Status Shell::Start() {
+  if (auto st = ipc::EnsurePrivateDirectory(options_.runtime_dir); !st.ok()) return st;
+  if (options_.uid) {
+    // The children run as --user and bind their sockets here.
+    if (::chown(options_.runtime_dir.c_str(), *options_.uid,
+                options_.gid.value_or(static_cast<gid_t>(-1))) != 0) {
+      return ipc::MakeError(v1::ERROR_KIND_INTERNAL, "chown " + options_.runtime_dir + ": " +
+                                                         std::string(std::strerror(errno)));
+    }
+  }
+  if (auto st = control_.Start(); !st.ok()) return st;
+
+  std::vector<std::string> errors;
+  tree_ = core::Tree::Create(core::HourglassTree(tree_options_), &errors);
+  if (!tree_) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+    return ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "invalid tree: " + all);
+  }
+
+  sigterm_ = loop_.WatchSignal(SIGTERM, [this] {
+    spdlog::info("SIGTERM: stopping the tree");
+    Enqueue(core::StopTree{});
+  });
+  sigint_ = loop_.WatchSignal(SIGINT, [this] {
+    spdlog::info("SIGINT: stopping the tree");
+    Enqueue(core::StopTree{});
+  });
+  // A terminal hang-up must not kill the tree; reloading config is not
+  // supported (restart the supervisor, or use ctl start-worker/stop-worker).
+  sighup_ = loop_.WatchSignal(SIGHUP, [] { spdlog::info("SIGHUP ignored"); });
+
+  // Polled on a fifth of the timeout: a silent child is killed at most 20 %
+  // late, and an idle supervisor wakes five times per timeout, not per child.
+  const auto tick = std::max(std::chrono::milliseconds(50), config_.watchdog_timeout / 5);
+  watchdog_timer_ = loop_.AddPeriodicTimer(tick, [this] { WatchdogTick(); });
+  waiter_timer_ =
+      loop_.AddPeriodicTimer(std::chrono::milliseconds(250), [this] { CheckWaiters(); });
+  if (auto period = SdWatchdogPeriod()) {
+    sd_watchdog_timer_ = loop_.AddPeriodicTimer(*period, [] { SdNotify("WATCHDOG=1"); });
+  }
+
+  spdlog::info(
+      "hourglass-supervisor pid {}: runtime dir {}, {}; queues: {}", ::getpid(),
+      options_.runtime_dir,
+      config_.target.empty() ? std::string("embedded dev server") : "target " + config_.target,
+      [&] {
+        std::string s;
+        for (const auto& q : launcher_.queues()) s += (s.empty() ? "" : ", ") + q.name;
+        return s;
+      }());
+  Enqueue(core::StartTree{});
+  return ipc::OkStatus();
+}
+
+// --- Events and actions -------------------------------------------------------
+
+void Shell::Enqueue(core::Event event) {
+  pending_.push_back(std::move(event));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Fed after the current callback (and whatever else is ready in this loop
+  // iteration) returns: exits reaped in one sweep reach the core as one batch,
+  // and an answer to Spawn is never fed from inside the loop over actions.
+  loop_.Post([this] { Flush(); });
+}
+
+void Shell::Flush() {
+  flush_posted_ = false;
+  if (!tree_ || tree_->finished()) {
+    pending_.clear();
+    return;
+  }
+  std::vector<core::Event> events;
+  events.swap(pending_);
+  for (const auto& action : tree_->HandleBatch(std::move(events), Clock::now())) Perform(action);
+  CheckWaiters();
+}
+
+void Shell::Perform(const core::Action& action) {
+  std::visit(
+      [this](const auto& a) {
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<T, core::Spawn>) {
+          DoSpawn(a.id);
+        } else if constexpr (std::is_same_v<T, core::SendSignal>) {
+          DoSignal(a);
+        } else if constexpr (std::is_same_v<T, core::ArmTimer>) {
+          const auto delay =
+              std::chrono::duration_cast<std::chrono::milliseconds>(a.deadline - Clock::now());
+          const core::TimerToken token = a.token;
+          timers_[token] =
+              loop_.AddTimer(std::max(std::chrono::milliseconds(0), delay), [this, token] {
+                // The handle must not be destroyed inside its own callback.
+                loop_.Post([this, token] { timers_.erase(token); });
+                Enqueue(core::TimerFired{token});
+              });
+        } else if constexpr (std::is_same_v<T, core::CancelTimer>) {
+          timers_.erase(a.token);
+        } else if constexpr (std::is_same_v<T, core::Log>) {
+          if (a.child.empty()) {
+            spdlog::log(LevelOf(a.severity), "{}: {}", a.supervisor, a.text);
+          } else {
+            spdlog::log(LevelOf(a.severity), "{}/{}: {}", a.supervisor, a.child, a.text);
+          }
+        } else if constexpr (std::is_same_v<T, core::NodeEvent>) {
+          OnNodeEvent(a);
+        } else if constexpr (std::is_same_v<T, core::RequestRefused>) {
+          spdlog::warn("request for {} refused: {}", a.id, a.reason);
+          // Waiters for this id see the refusal through the tree's state;
+          // a start-worker waiter fails at once.
+          for (auto it = waiters_.begin(); it != waiters_.end();) {
+            if (it->target == a.id) {
+              control_.Reply(it->connection,
+                             ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED, a.reason));
+              it = waiters_.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        } else if constexpr (std::is_same_v<T, core::Exit>) {
+          OnExitAction(a.code);
+        }
+      },
+      action);
+}
+
+std::optional<Command> Shell::CommandFor(const std::string& id, std::string* why) {
+  if (id == core::kDevServerId) return DevServerCommand(config_, paths_);
+  if (id == core::kBridgeHostId) {
+    const std::string target = config_.target.empty() ? devserver_address_ : config_.target;
+    if (target.empty()) {
+      *why = "no Temporal address yet (the dev server has not reported one)";
+      return std::nullopt;
+    }
+    return BridgeHostCommand(config_, paths_, target, api_key_);
+  }
+  if (auto queue = Registry::QueueOf(id)) {
+    const QueueConfig* q = launcher_.Find(*queue);
+    if (q == nullptr) {
+      *why = "queue " + *queue + " is no longer kept";
+      return std::nullopt;
+    }
+    const std::string socket =
+        bridge_socket_.empty() ? options_.runtime_dir + "/bridge.sock" : bridge_socket_;
+    return WorkerCommand(config_, *q, paths_, socket);
+  }
+  *why = "no launch plan for " + id;
+  return std::nullopt;
+}
+
+void Shell::DoSpawn(const std::string& id) {
+  std::string why;
+  auto command = CommandFor(id, &why);
+  if (!command) {
+    records_[id].spawn_failures++;
+    records_[id].last_end = why;
+    Enqueue(core::SpawnFailed{id, why});
+    return;
+  }
+  LaunchSpec spec;
+  spec.id = id;
+  spec.argv = command->argv;
+  spec.env = command->env;
+  spec.uid = options_.uid;
+  spec.gid = options_.gid;
+  records_[id].exec = spec.argv.front();
+
+  SupervisedProcess::Callbacks callbacks;
+  callbacks.on_control = [this, id](const v1::ControlMessage& m) { OnControlMessage(id, m); };
+  callbacks.on_exit = [this, id](int status) {
+    Enqueue(core::ChildExited{id, core::ExitStatus::FromWaitStatus(status)});
+  };
+  auto started = SupervisedProcess::Start(loop_, reaper_, std::move(spec), std::move(callbacks));
+  if (!started.ok()) {
+    records_[id].spawn_failures++;
+    records_[id].last_end = started.error().message();
+    Enqueue(core::SpawnFailed{id, started.error().message()});
+    return;
+  }
+  const pid_t pid = (*started)->pid();
+  children_[id] = std::move(started).value();
+  Enqueue(core::ChildSpawned{id, pid});
+}
+
+void Shell::DoSignal(const core::SendSignal& s) {
+  auto it = children_.find(s.id);
+  if (it == children_.end() || !it->second->running()) return;
+  if (s.signo == SIGKILL) {
+    // The whole session: the child leads its own process group (setsid), so
+    // its descendants go too. The core never signals a child it has seen
+    // exit, so the group id is still this child's.
+    if (::kill(-s.pid, SIGKILL) != 0 && errno != ESRCH) {
+      spdlog::warn("killpg {} ({}): {}", s.pid, s.id, std::strerror(errno));
+    }
+    it->second->Signal(SIGKILL);
+    return;
+  }
+  it->second->Signal(s.signo);
+}
+
+void Shell::OnNodeEvent(const core::NodeEvent& e) {
+  const auto now = Clock::now();
+  switch (e.kind) {
+    case core::NodeEventKind::kSpawned: {
+      auto& r = records_[e.id];
+      r.spawns++;
+      r.ready = false;
+      registry_.Spawned(e.id, e.pid, r.exec);
+      watchdog_.Watch(e.id, now);
+      break;
+    }
+    case core::NodeEventKind::kReady:
+      records_[e.id].ready = true;
+      registry_.Ready(e.id);
+      MaybeNotifyReady();
+      break;
+    case core::NodeEventKind::kExited: {
+      auto& r = records_[e.id];
+      r.exits++;
+      r.ready = false;
+      r.last_end = e.cause;
+      registry_.Exited(e.id);
+      watchdog_.Unwatch(e.id);
+      if (auto it = children_.find(e.id); it != children_.end()) {
+        // Its last words (a crash message) are often still in the pipe.
+        it->second->DrainOutput();
+        children_.erase(it);
+      }
+      if (e.id == core::kBridgeHostId) bridge_epoch_ = 0;
+      break;
+    }
+    case core::NodeEventKind::kStarted:
+      supervisor_starts_[e.id]++;
+      if (e.id == core::kWorkersId) {
+        // The first start, or a cascade restarted the group empty: bring
+        // back every kept queue (the launcher's one job).
+        for (auto& add : launcher_.StartAll()) Enqueue(std::move(add));
+      }
+      break;
+    case core::NodeEventKind::kCascadeBegun:
+      if (e.id == core::kSubsystemId) cascades_++;
+      spdlog::warn("{}: cascade after {} ({})", e.id, e.cause,
+                   "restarting the children started after it");
+      break;
+    case core::NodeEventKind::kCascadeDone:
+      spdlog::info("{}: cascade done", e.id);
+      break;
+    case core::NodeEventKind::kGaveUp:
+    case core::NodeEventKind::kStopped:
+    case core::NodeEventKind::kRemoved:
+      break;
+  }
+}
+
+void Shell::OnExitAction(int code) {
+  exit_code_ = code;
+  SdNotify("STOPPING=1");
+  spdlog::log(code == exit_code::kOk ? spdlog::level::info : spdlog::level::err,
+              "hourglass-supervisor exits {}{}", code,
+              code == exit_code::kGaveUp ? " (restart intensity exceeded)" : "");
+  for (const auto& w : waiters_) {
+    control_.Reply(w.connection,
+                   ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED, "the supervisor is exiting"));
+  }
+  waiters_.clear();
+  for (auto id : stop_waiters_) control_.ReplyAndFlush(id, Done("stopped"));
+  stop_waiters_.clear();
+  control_.Stop();
+  loop_.Stop();
+}
+
+void Shell::OnControlMessage(const std::string& id, const v1::ControlMessage& m) {
+  watchdog_.Alive(id, Clock::now());
+  switch (m.kind_case()) {
+    case v1::ControlMessage::kReady: {
+      const auto& r = m.ready();
+      if (id == core::kDevServerId && !r.address().empty()) {
+        devserver_address_ = r.address();
+        // Restarts bind the same port, so the bridge host's target stays
+        // valid without a cascade.
+        if (auto colon = r.address().rfind(':');
+            colon != std::string::npos && config_.devserver_port == 0) {
+          config_.devserver_port = static_cast<uint16_t>(std::stoi(r.address().substr(colon + 1)));
+        }
+      }
+      if (id == core::kBridgeHostId) {
+        if (!r.socket_path().empty()) bridge_socket_ = r.socket_path();
+        bridge_epoch_ = r.bridge_epoch();
+      }
+      Enqueue(core::ChildReady{id});
+      break;
+    }
+    case v1::ControlMessage::kStats: {
+      for (auto& [gid, g] : gathers_) {
+        auto it = g.outstanding.find(m.seq());
+        if (it == g.outstanding.end()) continue;
+        g.stats[it->second] = m.stats();
+        g.outstanding.erase(it);
+        if (g.outstanding.empty()) {
+          const uint64_t done = gid;
+          loop_.Post([this, done] { FinishStatus(done); });
+        }
+        break;
+      }
+      break;
+    }
+    default:
+      break;  // heartbeats only count as signs of life
+  }
+}
+
+void Shell::WatchdogTick() {
+  for (const auto& id : watchdog_.Expired(Clock::now())) {
+    spdlog::error("{}: silent on its control channel for {} ms (stopped or hung): killing it", id,
+                  config_.watchdog_timeout.count());
+    Enqueue(core::WatchdogExpired{id});
+  }
+}
+
+bool Shell::AllQueuesReady() const {
+  for (const auto& q : launcher_.queues()) {
+    const RegistryEntry* e = registry_.Find(q.name);
+    if (e == nullptr || !e->ready) return false;
+  }
+  return true;
+}
+
+void Shell::MaybeNotifyReady() {
+  if (notified_ready_ || !AllQueuesReady()) return;
+  notified_ready_ = true;
+  spdlog::info("tree ready: {} queue(s) served", launcher_.queues().size());
+  SdNotify("READY=1\nSTATUS=serving " + std::to_string(launcher_.queues().size()) +
+           " task queue(s)");
+}
+
+// --- Control requests -------------------------------------------------------------
+
+void Shell::OnCtlRequest(ControlSocket::ConnectionId id, const v1::CtlRequest& request) {
+  if (tree_ == nullptr || tree_->finished()) {
+    control_.Reply(id,
+                   ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED, "the supervisor is exiting"));
+    return;
+  }
+  switch (request.kind_case()) {
+    case v1::CtlRequest::kStatus:
+      CtlStatus(id, request.status());
+      return;
+    case v1::CtlRequest::kWhichChildren:
+      control_.Reply(id, CtlWhichChildren(request.which_children()));
+      return;
+    case v1::CtlRequest::kWhereis:
+      control_.Reply(id, CtlWhereis(request.whereis()));
+      return;
+    case v1::CtlRequest::kStartWorker:
+      CtlStartWorker(id, request.start_worker());
+      return;
+    case v1::CtlRequest::kStopWorker:
+      CtlStopWorker(id, request.stop_worker());
+      return;
+    case v1::CtlRequest::kRestart:
+      CtlRestart(id, request.restart().child_id());
+      return;
+    case v1::CtlRequest::kReloadBridge:
+      CtlRestart(id, core::kBridgeHostId);
+      return;
+    case v1::CtlRequest::kStop:
+      spdlog::info("ctl stop: stopping the tree");
+      stopping_ = true;
+      stop_waiters_.push_back(id);
+      Enqueue(core::StopTree{});
+      return;
+    case v1::CtlRequest::KIND_NOT_SET:
+      break;
+  }
+  control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_PROTOCOL, "unknown request"));
+}
+
+void Shell::OnCtlDisconnected(ControlSocket::ConnectionId id) {
+  waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
+                                [&](const Waiter& w) { return w.connection == id; }),
+                 waiters_.end());
+  stop_waiters_.erase(std::remove(stop_waiters_.begin(), stop_waiters_.end(), id),
+                      stop_waiters_.end());
+  for (auto it = gathers_.begin(); it != gathers_.end();) {
+    it = it->second.connection == id ? gathers_.erase(it) : std::next(it);
+  }
+}
+
+v1::CtlNode Shell::NodeToProto(const core::NodeStatus& s, Clock::time_point now) const {
+  v1::CtlNode n;
+  n.set_id(s.id);
+  n.set_parent(s.parent);
+  n.set_depth(s.depth);
+  n.set_kind(core::ToString(s.kind));
+  n.set_state(core::ToString(s.state));
+  n.set_stop_pending(s.stop_pending);
+  n.set_pid(s.pid);
+  n.set_restart_count(s.restart_count);
+  if (s.started_at && s.state != core::NodeState::kStopped)
+    n.set_uptime_ms(Millis(now - *s.started_at));
+  n.set_restart_type(core::ToString(s.restart));
+  if (s.kind == core::NodeKind::kChild) {
+    n.set_needs_ready(s.needs_ready);
+    n.set_shutdown(core::ToString(s.shutdown));
+  } else {
+    n.set_strategy(core::ToString(s.strategy));
+    n.set_intensity(s.intensity);
+    n.set_period_ms(static_cast<uint64_t>(s.period.count()));
+    n.set_dynamic(s.dynamic);
+    n.set_restarts_in_period(static_cast<int32_t>(s.recent_restarts.size()));
+  }
+  return n;
+}
+
+v1::CtlRegistryEntry Shell::EntryToProto(const RegistryEntry& e) const {
+  v1::CtlRegistryEntry out;
+  out.set_task_queue(e.task_queue);
+  out.set_child_id(e.child_id);
+  out.set_pid(e.pid);
+  out.set_ready(e.ready);
+  out.set_exec(e.exec);
+  return out;
+}
+
+void Shell::CtlStatus(ControlSocket::ConnectionId id, const v1::CtlStatusRequest& r) {
+  const uint64_t gid = next_gather_++;
+  StatsGather& g = gathers_[gid];
+  g.connection = id;
+  for (auto& [child_id, proc] : children_) {
+    if (!proc->running()) continue;
+    v1::ControlMessage m;
+    m.set_seq(next_seq_++);
+    m.mutable_stats_request();
+    if (proc->SendControl(m)) g.outstanding[m.seq()] = child_id;
+  }
+  if (g.outstanding.empty()) {
+    FinishStatus(gid);
+    return;
+  }
+  const auto timeout =
+      std::chrono::milliseconds(r.stats_timeout_ms() == 0 ? 500 : r.stats_timeout_ms());
+  g.timeout =
+      loop_.AddTimer(timeout, [this, gid] { loop_.Post([this, gid] { FinishStatus(gid); }); });
+}
+
+void Shell::FinishStatus(uint64_t gather_id) {
+  auto it = gathers_.find(gather_id);
+  if (it == gathers_.end()) return;
+  StatsGather g = std::move(it->second);
+  gathers_.erase(it);
+  g.timeout.Reset();
+
+  const auto now = Clock::now();
+  v1::CtlReply reply;
+  v1::CtlStatusReply& s = *reply.mutable_status();
+  s.set_supervisor_pid(::getpid());
+  s.set_supervisor_uptime_ms(Millis(now - started_at_));
+  s.set_supervisor_rss_bytes(SelfRssBytes());
+  s.set_runtime_dir(options_.runtime_dir);
+  s.set_target(config_.target.empty() ? devserver_address_ : config_.target);
+  s.set_namespace_(config_.namespace_name);
+  s.set_bridge_epoch(bridge_epoch_);
+  s.set_bridge_socket(bridge_socket_.empty() ? options_.runtime_dir + "/bridge.sock"
+                                             : bridge_socket_);
+  for (const auto& node : tree_->Snapshot(now)) {
+    v1::CtlNode& n = *s.add_nodes() = NodeToProto(node, now);
+    if (auto st = g.stats.find(node.id); st != g.stats.end()) *n.mutable_stats() = st->second;
+  }
+  for (const auto& e : registry_.Entries()) *s.add_registry() = EntryToProto(e);
+  for (const auto& q : launcher_.queues()) s.add_launcher_queues(q.name);
+  s.set_cascades(cascades_);
+  s.set_stopping(stopping_);
+  control_.Reply(g.connection, reply);
+}
+
+v1::CtlReply Shell::CtlWhichChildren(const v1::CtlWhichChildrenRequest& r) {
+  const std::string sup = r.supervisor().empty() ? core::kApplicationId : r.supervisor();
+  const auto now = Clock::now();
+  auto status = tree_->Status(sup, now);
+  if (!status || status->kind != core::NodeKind::kSupervisor) {
+    return ControlSocket::Error(v1::CTL_ERROR_KIND_NOT_FOUND, "no supervisor named '" + sup + "'");
+  }
+  v1::CtlReply reply;
+  for (const auto& node : tree_->Snapshot(now)) {
+    if (node.parent == sup)
+      *reply.mutable_which_children()->add_children() = NodeToProto(node, now);
+  }
+  reply.mutable_which_children();
+  return reply;
+}
+
+v1::CtlReply Shell::CtlWhereis(const v1::CtlWhereisRequest& r) {
+  if (const RegistryEntry* e = registry_.Find(r.task_queue())) {
+    v1::CtlReply reply;
+    *reply.mutable_whereis()->mutable_entry() = EntryToProto(*e);
+    return reply;
+  }
+  const bool kept = launcher_.Find(r.task_queue()) != nullptr;
+  return ControlSocket::Error(
+      v1::CTL_ERROR_KIND_NOT_FOUND,
+      kept ? "queue '" + r.task_queue() + "' has no worker process right now (restarting?)"
+           : "no worker for queue '" + r.task_queue() + "'");
+}
+
+void Shell::CtlStartWorker(ControlSocket::ConnectionId id, const v1::CtlStartWorkerRequest& r) {
+  const std::string& name = r.task_queue();
+  if (name.empty()) {
+    control_.Reply(
+        id, ControlSocket::Error(v1::CTL_ERROR_KIND_INVALID_ARGUMENT, "task queue name is empty"));
+    return;
+  }
+  if (!r.isolation().empty() && r.isolation() != "thread" && r.isolation() != "process") {
+    control_.Reply(id, ControlSocket::Error(
+                           v1::CTL_ERROR_KIND_INVALID_ARGUMENT,
+                           "isolation must be 'thread' or 'process', not '" + r.isolation() + "'"));
+    return;
+  }
+  if (!r.exec().empty() && (r.exec().front() != '/' || ::access(r.exec().c_str(), X_OK) != 0)) {
+    control_.Reply(
+        id, ControlSocket::Error(v1::CTL_ERROR_KIND_INVALID_ARGUMENT,
+                                 "--exec must be an absolute path to an executable: " + r.exec()));
+    return;
+  }
+  if (stopping_) {
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED, "the tree is stopping"));
+    return;
+  }
+  QueueConfig q;
+  q.name = name;
+  q.exec = r.exec();
+  q.args.assign(r.args().begin(), r.args().end());
+  q.isolation = r.isolation();
+  if (!launcher_.Keep(q)) {
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED,
+                                            "queue '" + name + "' is already served"));
+    return;
+  }
+  const std::string child = core::WorkerId(name);
+  const ChildRecord before = records_[child];
+  spdlog::info("ctl start-worker {}", name);
+  Enqueue(launcher_.StartOne(q));
+  AddWaiter(id, child, "start-worker " + child, config_.ready_timeout + std::chrono::seconds(5),
+            [this, name, child, before]() -> std::optional<v1::CtlReply> {
+              const ChildRecord& now = records_[child];
+              const RegistryEntry* e = registry_.Find(name);
+              if (e != nullptr && e->ready) {
+                return Done(child + " ready (pid " + std::to_string(e->pid) + ")");
+              }
+              if (now.exits > before.exits || now.spawn_failures > before.spawn_failures) {
+                // A worker added by hand that cannot start must not crash-loop
+                // its group into giving up and cascading the bridge host:
+                // forget it and say why.
+                const std::string why = now.last_end;
+                launcher_.Forget(name);
+                Enqueue(core::StopChild{child});
+                return ControlSocket::Error(
+                    v1::CTL_ERROR_KIND_FAILED,
+                    child + " failed before READY: " + why + " (queue forgotten)");
+              }
+              return std::nullopt;
+            });
+}
+
+void Shell::CtlStopWorker(ControlSocket::ConnectionId id, const v1::CtlStopWorkerRequest& r) {
+  const std::string& name = r.task_queue();
+  if (!launcher_.Forget(name)) {
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_NOT_FOUND,
+                                            "no worker for queue '" + name + "'"));
+    return;
+  }
+  const std::string child = core::WorkerId(name);
+  spdlog::info("ctl stop-worker {}", name);
+  if (!tree_->Status(child, Clock::now())) {
+    control_.Reply(id, Done("queue '" + name + "' forgotten (no worker was running)"));
+    return;
+  }
+  Enqueue(core::StopChild{child});
+  AddWaiter(id, child, "stop-worker " + child, config_.shutdown_timeout + std::chrono::seconds(5),
+            [this, child]() -> std::optional<v1::CtlReply> {
+              auto s = tree_->Status(child, Clock::now());
+              if (!s || s->state == core::NodeState::kStopped) return Done(child + " stopped");
+              return std::nullopt;
+            });
+}
+
+void Shell::CtlRestart(ControlSocket::ConnectionId id, const std::string& child_id) {
+  auto status = tree_->Status(child_id, Clock::now());
+  if (!status) {
+    control_.Reply(
+        id, ControlSocket::Error(v1::CTL_ERROR_KIND_NOT_FOUND, "no node named '" + child_id + "'"));
+    return;
+  }
+  if (stopping_) {
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_REFUSED, "the tree is stopping"));
+    return;
+  }
+  spdlog::info("ctl restart {}", child_id);
+  const bool is_supervisor = status->kind == core::NodeKind::kSupervisor;
+  const int spawns_before = records_[child_id].spawns;
+  const int starts_before = supervisor_starts_[child_id];
+  Enqueue(core::RestartChild{child_id});
+  AddWaiter(id, child_id, "restart " + child_id,
+            config_.shutdown_timeout + config_.ready_timeout * 2,
+            [this, child_id, is_supervisor, spawns_before,
+             starts_before]() -> std::optional<v1::CtlReply> {
+              auto s = tree_->Status(child_id, Clock::now());
+              if (!s)
+                return ControlSocket::Error(v1::CTL_ERROR_KIND_FAILED, child_id + " left the tree");
+              const bool restarted = is_supervisor ? supervisor_starts_[child_id] > starts_before
+                                                   : records_[child_id].spawns > spawns_before;
+              if (!restarted || s->state != core::NodeState::kRunning) return std::nullopt;
+              // A bridge host is back only once every queue is served again.
+              if (!AllQueuesReady()) return std::nullopt;
+              std::string msg = child_id + " restarted";
+              if (s->pid != 0) msg += " (pid " + std::to_string(s->pid) + ")";
+              if (child_id == core::kBridgeHostId)
+                msg += ", epoch " + std::to_string(bridge_epoch_);
+              return Done(msg);
+            });
+}
+
+void Shell::AddWaiter(ControlSocket::ConnectionId id, std::string target, std::string what,
+                      Clock::duration timeout, std::function<std::optional<v1::CtlReply>()> check) {
+  waiters_.push_back(
+      Waiter{id, std::move(check), std::move(target), std::move(what), Clock::now() + timeout});
+}
+
+void Shell::CheckWaiters() {
+  const auto now = Clock::now();
+  // A check may enqueue events (a failed start-worker stops its child), never
+  // add waiters, so iterating a moved-out list is safe.
+  std::vector<Waiter> still;
+  std::vector<Waiter> current;
+  current.swap(waiters_);
+  for (auto& w : current) {
+    if (auto reply = w.check()) {
+      control_.Reply(w.connection, *reply);
+    } else if (now >= w.deadline) {
+      control_.Reply(w.connection,
+                     ControlSocket::Error(v1::CTL_ERROR_KIND_TIMEOUT,
+                                          w.what + ": not settled in time; the tree keeps trying"));
+    } else {
+      still.push_back(std::move(w));
+    }
+  }
+  for (auto& w : waiters_) still.push_back(std::move(w));
+  waiters_.swap(still);
+}
+
+}  // namespace hourglass::supervisor
