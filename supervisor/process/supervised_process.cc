@@ -5,6 +5,7 @@
 
 #include "ipc/envelope.h"
 #include "ipc/unix_socket.h"
+#include "supervisor/process/child_log.h"
 
 namespace hourglass::supervisor {
 
@@ -36,7 +37,8 @@ SupervisedProcess::SupervisedProcess(ipc::EventLoop& loop, Reaper& reaper, std::
       started_at_(std::chrono::steady_clock::now()) {
   if (!callbacks_.on_output) {
     callbacks_.on_output = [id = id_](bool is_stderr, const std::string& line) {
-      spdlog::info("[{}{}] {}", id, is_stderr ? "" : " stdout", line);
+      const ChildLogLine parsed = ParseChildLogLine(line, is_stderr);
+      spdlog::log(parsed.level, "[{}] {}", id, parsed.text);
     };
   }
   control_ = std::make_unique<ipc::FrameChannel>(loop_, std::move(control),
