@@ -1,10 +1,12 @@
 // hourglass: the command line. `hourglass workflow ...` starts, signals,
 // cancels, terminates, describes and awaits workflows, through the bridge
-// host's socket or straight to a Temporal frontend (docs/cli.md).
+// host's socket or straight to a Temporal frontend; `hourglass ctl ...` asks
+// a running hourglass-supervisor (docs/cli.md).
 
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "cli/ctl_command.h"
 #include "cli/errors.h"
 #include "cli/replay_command.h"
 #include "cli/workflow_commands.h"
@@ -15,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   WorkflowCommands workflow(app);
   ReplayCommand replay(app);
+  CtlCommand ctl(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -24,6 +27,7 @@ int main(int argc, char** argv) {
     return exit_code::kUsage;
   }
   try {
+    if (ctl.selected()) return ctl.Run();
     return replay.selected() ? replay.Run() : workflow.Run();
   } catch (const std::exception& e) {
     // Nothing below should throw; if something does, keep the one-line

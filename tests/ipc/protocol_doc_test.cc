@@ -1,5 +1,5 @@
-// docs/ipc-protocol.md must describe every request, reply, event, error kind
-// and control message the .proto files define.
+// docs/ipc-protocol.md must describe every request, reply, event, error kind,
+// control message and control-socket request the .proto files define.
 
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hourglass/ipc/v1/control.pb.h"
+#include "hourglass/ipc/v1/ctl.pb.h"
 #include "hourglass/ipc/v1/ipc.pb.h"
 
 namespace hourglass::ipc {
@@ -73,6 +74,22 @@ TEST(ProtocolDoc, DescribesEveryControlMessage) {
   for (const char* state : {"STARTING", "POLLING", "BACKING_OFF", "STOPPED"}) {
     ExpectMentioned(doc, state, "PollLoopState");
   }
+}
+
+// The control socket (`hourglass ctl`): every request and reply with its
+// message, the reply's `error`, and every error kind by its full name (the
+// section names them that way to keep them apart from ErrorKind's).
+TEST(ProtocolDoc, DescribesEveryCtlRequestAndReply) {
+  const std::string doc = ReadDoc();
+  ASSERT_NE(doc.find("## The control socket (`hourglass ctl`)"), std::string::npos);
+  ExpectOneofsMentioned(doc, v1::CtlRequest::descriptor());
+  ExpectOneofsMentioned(doc, v1::CtlReply::descriptor());
+  const auto* error =
+      v1::CtlReply::descriptor()->FindFieldByNumber(v1::CtlReply::kErrorFieldNumber);
+  ASSERT_NE(error, nullptr);
+  ExpectMentioned(doc, error->name(), "CtlReply field");
+  ExpectMentioned(doc, error->message_type()->name(), "CtlReply message");
+  ExpectEnumMentioned(doc, v1::CtlErrorKind_descriptor(), /*full_names=*/true);
 }
 
 TEST(ProtocolDoc, DescribesEveryWorkerOption) {
