@@ -113,6 +113,14 @@ std::string DescribeStatus(std::optional<int> status) {
   return "status " + std::to_string(*status);
 }
 
+// The last line of a file (the CLI's one-line error on stderr).
+std::string LastLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string last;
+  for (std::string line; std::getline(in, line);) last = line;
+  return last;
+}
+
 class SupervisorIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override { started_ = std::chrono::steady_clock::now(); }
@@ -155,7 +163,8 @@ class SupervisorIntegrationTest : public ::testing::Test {
         RunHourglassCli({"workflow", "start", "--bridge-socket", s.bridge_socket(), "--task-queue",
                          queue, "--type", type, "--workflow-id", id, "--input", input},
                         20s, s.dir() + "/cli.log");
-    EXPECT_TRUE(r.ok()) << "workflow start " << id << ": " << r.out;
+    EXPECT_TRUE(r.ok()) << "workflow start " << id << ": " << r.out << " "
+                        << LastLine(s.dir() + "/cli.log");
   }
 
   // `hourglass workflow result`: the result of a COMPLETED workflow, or the
@@ -165,7 +174,8 @@ class SupervisorIntegrationTest : public ::testing::Test {
     auto r = RunHourglassCli({"workflow", "result", "--bridge-socket", s.bridge_socket(),
                               "--workflow-id", id, "--timeout", std::to_string(timeout.count())},
                              timeout + 5s, s.dir() + "/cli.log");
-    EXPECT_TRUE(r.ok()) << "workflow result " << id << ": " << r.out;
+    EXPECT_TRUE(r.ok()) << "workflow result " << id << ": " << r.out << " "
+                        << LastLine(s.dir() + "/cli.log");
     const json j = json::parse(r.out, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return json();
     EXPECT_EQ(j.value("status", ""), "COMPLETED") << r.out;
@@ -268,6 +278,29 @@ TEST_F(SupervisorIntegrationTest, WorkerKill_OnlyThatQueueRestarts) {
   EXPECT_EQ(WorkflowResult(sup(), "after-worker-kill"), json("Hello, World!"));
 }
 
+TEST_F(SupervisorIntegrationTest, DevServerKill_OnlyItRestartsNoCascade) {
+  const auto before = LaunchReady({.queues = {"a"}});
+  ASSERT_FALSE(HasFailure());
+  const auto pids = ChildPids(before);
+  const pid_t dev = pids.at("devserver");
+  ASSERT_EQ(::kill(dev, SIGKILL), 0);
+  auto after = sup().WaitStatus(
+      [&](const v1::CtlStatusReply& s) {
+        const auto* d = FindNode(s, "devserver");
+        return d && d->pid() > 0 && d->pid() != dev && d->state() == "running";
+      },
+      10s);
+  ASSERT_TRUE(after.has_value()) << "the dev server was not restarted";
+  // The bridge host keeps its connection target (same port) and retries; no
+  // cascade (DESIGN §7).
+  EXPECT_EQ(FindNode(*after, "bridgehost")->pid(), pids.at("bridgehost"));
+  EXPECT_EQ(FindNode(*after, "worker:a")->pid(), pids.at("worker:a"));
+  EXPECT_EQ(after->cascades(), 0u);
+  EXPECT_EQ(after->target(), before.target()) << "the dev server moved to another port";
+  StartWorkflow(sup(), "a", "Hello", "after-dev-kill", "\"again\"");
+  EXPECT_EQ(WorkflowResult(sup(), "after-dev-kill"), json("Hello, again!"));
+}
+
 TEST_F(SupervisorIntegrationTest, CrashLoop_PastIntensity_SupervisorExitsGaveUp) {
   SupervisorProcess& s = Launch({.queues = {"crashy=/bin/false"}, .config_toml = kGiveUpFast});
   const auto exit = s.WaitExit(15s);
@@ -343,20 +376,31 @@ TEST_F(SupervisorIntegrationTest, SupervisorKill_NoChildLeftAfterTwoSeconds) {
   ASSERT_FALSE(HasFailure());
   const auto pids = ChildPids(status);
   ASSERT_EQ(pids.size(), 4u);  // devserver, bridgehost, worker:a, worker:b
+  const auto killed_at = std::chrono::steady_clock::now();
   sup().Signal(SIGKILL);
   ASSERT_TRUE(sup().WaitExit(5s).has_value());
-  const auto deadline = std::chrono::steady_clock::now() + 2s;
-  auto any_alive = [&] {
+  // Watched for longer than the bound, so a failure says by how much it
+  // was missed.
+  std::map<std::string, std::chrono::milliseconds> gone_after;
+  while (gone_after.size() < pids.size() && std::chrono::steady_clock::now() < killed_at + 10s) {
     for (const auto& [id, pid] : pids) {
-      if (ProcessAlive(pid) || ProcessGroupAlive(pid)) return true;
+      if (!gone_after.count(id) && !ProcessAlive(pid) && !ProcessGroupAlive(pid)) {
+        gone_after[id] = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - killed_at);
+      }
     }
-    return false;
-  };
-  while (any_alive() && std::chrono::steady_clock::now() < deadline) SupervisorProcess::SleepMs(20);
-  for (const auto& [id, pid] : pids) {
-    EXPECT_FALSE(ProcessAlive(pid)) << id << " (pid " << pid << ") outlived the supervisor by 2 s";
-    EXPECT_FALSE(ProcessGroupAlive(pid)) << id << "'s process group outlived the supervisor";
+    SupervisorProcess::SleepMs(10);
   }
+  for (const auto& [id, pid] : pids) {
+    ASSERT_TRUE(gone_after.count(id)) << id << " (pid " << pid << ") still alive after 10 s";
+    EXPECT_LE(gone_after[id].count(), 2000)
+        << id << " (pid " << pid << ", with its process group) outlived the supervisor by "
+        << gone_after[id].count() << " ms";
+  }
+  // Stale sockets and locks of a killed tree do not stop the next one.
+  SupervisorProcess& next =
+      Launch({.queues = {"a", "b"}, .dir = sup().dir(), .log_name = "second.log"});
+  EXPECT_TRUE(next.WaitReady(20s).has_value()) << "a new supervisor did not start cleanly";
 }
 
 TEST_F(SupervisorIntegrationTest, BridgeHostSigStop_WatchdogKillsItAndCascades) {
@@ -420,6 +464,28 @@ TEST_F(SupervisorIntegrationTest, StartWorkerNonexistentExec_InvalidArgumentTree
       std::vector<std::string>(after->launcher_queues().begin(), after->launcher_queues().end()),
       std::vector<std::string>{"a"});
   EXPECT_EQ(FindEntry(*after, "ghost"), nullptr);
+}
+
+TEST_F(SupervisorIntegrationTest, StartWorkerCrashingExec_FailedQueueForgottenTreeUnaffected) {
+  const auto before = LaunchReady({.queues = {"a"}});
+  ASSERT_FALSE(HasFailure());
+  auto reply = sup().Ctl(StartWorkerRequest("crashy", "/bin/false"));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().kind(), v1::CTL_ERROR_KIND_FAILED) << Describe(reply);
+  // It is not retried behind the operator's back: give a restart loop time
+  // to show, then check nothing else moved.
+  SupervisorProcess::SleepMs(500);
+  auto after = sup().Status();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(FindEntry(*after, "crashy"), nullptr);
+  EXPECT_EQ(FindNode(*after, "worker:crashy"), nullptr);
+  EXPECT_EQ(
+      std::vector<std::string>(after->launcher_queues().begin(), after->launcher_queues().end()),
+      std::vector<std::string>{"a"});
+  EXPECT_EQ(FindNode(*after, "bridgehost")->pid(), FindNode(before, "bridgehost")->pid());
+  EXPECT_EQ(FindEntry(*after, "a")->pid(), FindEntry(before, "a")->pid());
+  EXPECT_EQ(after->cascades(), 0u);
+  EXPECT_FALSE(sup().Exited());
 }
 
 // --- Privileges -------------------------------------------------------------------
