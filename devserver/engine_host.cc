@@ -25,6 +25,16 @@ Status EngineHost::Start() {
   return st;
 }
 
+void EngineHost::BeginShutdown() {
+  if (!thread_.joinable()) return;
+  std::promise<void> done;
+  loop_.Post([this, &done] {
+    engine_.BeginShutdown();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
 void EngineHost::Stop() {
   if (!thread_.joinable()) return;
   std::promise<void> released;

@@ -20,7 +20,11 @@ class EngineHost {
 
   // Boots the engine on its thread; returns once boot finished.
   Status Start();
-  // Answers every parked poll, then stops the thread.
+  // Answers every parked poll and makes new ones return at once; the engine
+  // keeps serving. Returns once that is done.
+  void BeginShutdown();
+  // Answers every parked poll, then stops the thread. Call after the gRPC
+  // server has shut down: a call posted after this never runs.
   void Stop();
 
   // Runs `fn(engine)` on the engine thread.

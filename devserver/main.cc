@@ -181,8 +181,22 @@ int main(int argc, char** argv) {
   int signo = 0;
   sigwait(&stop_signals, &signo);
   spdlog::info("signal {}: stopping", signo);
-  // Parked long polls are answered first, so Shutdown does not wait them out.
-  host.Stop();
+  const int exit_code =
+      supervisor && supervisor->supervisor_gone() ? hourglass::exit_code::kSupervisorGone : kExitOk;
+  // The stop is bounded whatever happens below (DESIGN §7: every child of a
+  // dead supervisor exits within a bounded time): a call stuck in gRPC must
+  // not keep the process alive.
+  std::thread([exit_code] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    spdlog::error("stop took longer than 5 s; exiting anyway");
+    spdlog::default_logger()->flush();
+    std::_Exit(exit_code);
+  }).detach();
+  // Parked long polls are answered and new ones return at once, while the
+  // engine still runs: gRPC's Shutdown waits for every call to finish, and a
+  // call posted to a stopped engine would never finish.
+  host.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  return supervisor && supervisor->supervisor_gone() ? hourglass::exit_code::kSupervisorGone : kExitOk;
+  host.Stop();
+  return exit_code;
 }

@@ -1335,7 +1335,7 @@ void Engine::GetWorkflowExecutionHistory(const wsv::GetWorkflowExecutionHistoryR
     }
     waiter->next_event_id = token.next_event_id();
   }
-  if (TryAnswerHistoryWaiter(*waiter, /*timed_out=*/!req.wait_new_event())) return;
+  if (TryAnswerHistoryWaiter(*waiter, /*timed_out=*/!req.wait_new_event() || shutting_down_)) return;
   // Park: answered when the run changes, or empty (with a token) after the
   // long-poll interval, or a second before the caller's deadline.
   int64_t expiry = now_ + options_.history_wait_ms;
@@ -1523,6 +1523,11 @@ void Engine::AnswerEmpty(Waiter& w) {
   // An empty response (no task token) is a poll timeout to the worker.
   if (w.workflow_done) w.workflow_done(grpc::Status::OK, {});
   if (w.activity_done) w.activity_done(grpc::Status::OK, {});
+}
+
+void Engine::BeginShutdown() {
+  shutting_down_ = true;
+  ReleaseAllWaiters();
 }
 
 void Engine::ReleaseAllWaiters() {

@@ -160,6 +160,11 @@ class Engine {
   void CancelWaiter(uint64_t waiter_id);
   // Answers every waiter (empty poll responses) before shutdown.
   void ReleaseAllWaiters();
+  // ReleaseAllWaiters, and from now on nothing parks: polls, history waits
+  // and queries are answered at once. The engine keeps serving until gRPC
+  // has finished every call, so no call is left without an answer (gRPC's
+  // shutdown waits for each one).
+  void BeginShutdown();
 
   size_t open_runs() const;
   size_t parked_waiters() const { return waiters_.size(); }
@@ -310,6 +315,7 @@ class Engine {
   std::unordered_map<uint64_t, std::unique_ptr<HistoryWaiter>> history_waiters_;
   std::unordered_map<std::string, std::unique_ptr<PendingQuery>> queries_;
   uint64_t next_waiter_id_ = 1;
+  bool shutting_down_ = false;
   int64_t next_queue_seq_ = 1;
   std::mt19937_64 rng_;
 };

@@ -92,6 +92,10 @@ grpc::Status Engine::CheckPoll(const std::string& ns, const std::string& task_qu
 uint64_t Engine::Park(std::unique_ptr<Waiter> waiter, int64_t deadline_ms) {
   waiter->id = next_waiter_id_++;
   const uint64_t id = waiter->id;
+  if (shutting_down_) {
+    AnswerEmpty(*waiter);
+    return id;
+  }
   const QueueKey key = waiter->key;
   waiters_[id] = std::move(waiter);
   queues_[key].waiters.push_back(id);
@@ -1026,6 +1030,10 @@ void Engine::QueryWorkflow(const wsv::QueryWorkflowRequest& req, int64_t deadlin
     done(WorkflowNotReady("the workflow's task is failing (attempt " + std::to_string(wt.attempt()) +
                           "); queries cannot be answered"),
          {});
+    return;
+  }
+  if (shutting_down_) {
+    done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"), {});
     return;
   }
   auto q = std::make_unique<PendingQuery>();
