@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "ipc/envelope.h"
 #include "ipc/unix_socket.h"
 
@@ -24,10 +26,10 @@ ControlChannel::ControlChannel(EventLoop& loop, UniqueFd fd, Handlers handlers,
       v1::ControlMessage m;
       auto* hb = m.mutable_heartbeat();
       hb->set_sequence(++heartbeat_seq_);
-      hb->set_monotonic_ms(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::steady_clock::now().time_since_epoch())
-              .count()));
+      hb->set_monotonic_ms(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count()));
       Send(m);
     });
   }
@@ -37,10 +39,11 @@ ControlChannel::~ControlChannel() = default;
 
 std::unique_ptr<ControlChannel> ControlChannel::FromFd(EventLoop& loop, int fd, Handlers handlers,
                                                        std::chrono::milliseconds heartbeat_period) {
-  struct stat st{};
+  struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return nullptr;
   if (!SetNonBlocking(fd, true).ok()) return nullptr;
-  return std::make_unique<ControlChannel>(loop, UniqueFd(fd), std::move(handlers), heartbeat_period);
+  return std::make_unique<ControlChannel>(loop, UniqueFd(fd), std::move(handlers),
+                                          heartbeat_period);
 }
 
 bool ControlChannel::Send(const v1::ControlMessage& message) {
@@ -55,10 +58,18 @@ bool ControlChannel::SendReady(const v1::Ready& ready) {
   return Send(m);
 }
 
+uint64_t ResidentSetBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 void ControlChannel::OnFrame(std::span<const uint8_t> body) {
   v1::ControlMessage m;
   if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    spdlog::error("control: malformed message from the supervisor ({} bytes); ignored", body.size());
+    spdlog::error("control: malformed message from the supervisor ({} bytes); ignored",
+                  body.size());
     return;
   }
   switch (m.kind_case()) {
@@ -66,9 +77,11 @@ void ControlChannel::OnFrame(std::span<const uint8_t> body) {
       v1::ControlMessage reply;
       reply.set_seq(m.seq());
       auto* stats = reply.mutable_stats();
-      stats->set_uptime_ms(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::steady_clock::now() - started_)
-                                                     .count()));
+      stats->set_uptime_ms(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started_)
+                                    .count()));
+      stats->set_rss_bytes(ResidentSetBytes());
       if (handlers_.stats) handlers_.stats(*stats);
       Send(reply);
       return;
@@ -92,7 +105,8 @@ void ControlChannel::OnFrame(std::span<const uint8_t> body) {
       return;
     }
     default:
-      spdlog::warn("control: unexpected message kind {} from the supervisor", static_cast<int>(m.kind_case()));
+      spdlog::warn("control: unexpected message kind {} from the supervisor",
+                   static_cast<int>(m.kind_case()));
       return;
   }
 }

@@ -16,6 +16,9 @@
 
 namespace hourglass::ipc {
 
+// This process's resident set size (from /proc/self/statm), for Stats.
+uint64_t ResidentSetBytes();
+
 class ControlChannel : private FrameChannel::Delegate {
  public:
   struct Handlers {

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <type_traits>
 
+#include "ipc/control_channel.h"
 #include "ipc/exit_codes.h"
 #include "ipc/unix_socket.h"
 #include "supervisor/core/hourglass_tree.h"
@@ -55,13 +55,6 @@ spdlog::level::level_enum LevelOf(core::Severity s) {
       return spdlog::level::err;
   }
   return spdlog::level::info;
-}
-
-uint64_t SelfRssBytes() {
-  std::ifstream in("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 uint64_t Millis(Clock::duration d) {
@@ -560,7 +553,7 @@ void Shell::FinishStatus(uint64_t gather_id) {
   v1::CtlStatusReply& s = *reply.mutable_status();
   s.set_supervisor_pid(::getpid());
   s.set_supervisor_uptime_ms(Millis(now - started_at_));
-  s.set_supervisor_rss_bytes(SelfRssBytes());
+  s.set_supervisor_rss_bytes(ipc::ResidentSetBytes());
   s.set_runtime_dir(options_.runtime_dir);
   s.set_target(config_.target.empty() ? devserver_address_ : config_.target);
   s.set_namespace_(config_.namespace_name);

@@ -39,13 +39,18 @@ std::string BridgeSocketFor(const WorkerOptions& o) {
 
 sdk::PollOutcome Classify(const ipc::Error& error, bool connected) {
   switch (error.kind()) {
-    case v1::ERROR_KIND_SHUTDOWN: return sdk::PollOutcome::kShutdown;
-    case v1::ERROR_KIND_WORKER_NOT_REGISTERED: return sdk::PollOutcome::kNotRegistered;
-    case v1::ERROR_KIND_STALE_EPOCH: return sdk::PollOutcome::kStaleEpoch;
-    case v1::ERROR_KIND_DEADLINE_EXCEEDED: return sdk::PollOutcome::kIdle;
+    case v1::ERROR_KIND_SHUTDOWN:
+      return sdk::PollOutcome::kShutdown;
+    case v1::ERROR_KIND_WORKER_NOT_REGISTERED:
+      return sdk::PollOutcome::kNotRegistered;
+    case v1::ERROR_KIND_STALE_EPOCH:
+      return sdk::PollOutcome::kStaleEpoch;
+    case v1::ERROR_KIND_DEADLINE_EXCEEDED:
+      return sdk::PollOutcome::kIdle;
     case v1::ERROR_KIND_UNAVAILABLE:
       return connected ? sdk::PollOutcome::kServerUnavailable : sdk::PollOutcome::kDisconnected;
-    default: return sdk::PollOutcome::kUnexpected;
+    default:
+      return sdk::PollOutcome::kUnexpected;
   }
 }
 
@@ -61,10 +66,13 @@ class Worker {
   explicit Worker(const WorkerOptions& options)
       : options_(options),
         link_(loop_, ClientOptionsFor(options)),
-        evaluator_(link_, sdk::EvaluatorOptions{options.task_queue, options.namespace_name, options.evaluator_threads,
-                                                options.max_concurrent_workflow_tasks, options.deadlock_timeout}),
+        evaluator_(link_, sdk::EvaluatorOptions{options.task_queue, options.namespace_name,
+                                                options.evaluator_threads,
+                                                options.max_concurrent_workflow_tasks,
+                                                options.deadlock_timeout}),
         executor_(link_,
-                  sdk::ExecutorConfig{"/proc/self/exe", BridgeSocketFor(options), options.task_queue, options.log_level},
+                  sdk::ExecutorConfig{"/proc/self/exe", BridgeSocketFor(options),
+                                      options.task_queue, options.log_level},
                   options.max_concurrent_activities, options.default_isolation),
         workflow_loop_("workflow", WorkflowHooks()),
         activity_loop_("activity", ActivityHooks()) {}
@@ -76,9 +84,12 @@ class Worker {
       if (::getppid() == 1) return exit_code::kSupervisorGone;
       if (!OpenControlChannel()) return exit_code::kUsage;
     }
-    auto term = loop_.WatchSignal(SIGTERM, [this] { BeginShutdown(exit_code::kOk, "SIGTERM", options_.graceful_shutdown); });
-    auto intr = loop_.WatchSignal(SIGINT, [this] { BeginShutdown(exit_code::kOk, "SIGINT", options_.graceful_shutdown); });
-    auto watchdog = loop_.AddPeriodicTimer(100ms, [this] { evaluator_.CheckDeadlines(std::chrono::steady_clock::now()); });
+    auto term = loop_.WatchSignal(
+        SIGTERM, [this] { BeginShutdown(exit_code::kOk, "SIGTERM", options_.graceful_shutdown); });
+    auto intr = loop_.WatchSignal(
+        SIGINT, [this] { BeginShutdown(exit_code::kOk, "SIGINT", options_.graceful_shutdown); });
+    auto watchdog = loop_.AddPeriodicTimer(
+        100ms, [this] { evaluator_.CheckDeadlines(std::chrono::steady_clock::now()); });
     link_.set_disconnect_callback([this] {
       // Nothing can be completed any more; the cascade restarts us.
       FastExit(stopping_ ? exit_code_ : exit_code::kBridgeLost);
@@ -103,12 +114,15 @@ class Worker {
               if (!evaluator_.slots().Acquire()) return sdk::PollOutcome::kShutdown;
               v1::Request r;
               r.mutable_poll_workflow_activation()->set_task_queue(options_.task_queue);
+              ++parked_workflow_polls_;
               auto reply = link_.Call(std::move(r), kPollTimeout);
+              --parked_workflow_polls_;
               if (!reply.ok()) {
                 evaluator_.slots().Release();
                 return Classify(reply.error(), link_.connected());
               }
-              evaluator_.Submit(std::move(*reply->mutable_poll_workflow_activation()->mutable_activation()));
+              evaluator_.Submit(
+                  std::move(*reply->mutable_poll_workflow_activation()->mutable_activation()));
               return sdk::PollOutcome::kItem;
             },
             [this] { return registration_pending_.load(); },
@@ -120,7 +134,9 @@ class Worker {
               if (!executor_.slots().Acquire()) return sdk::PollOutcome::kShutdown;
               v1::Request r;
               r.mutable_poll_activity_task()->set_task_queue(options_.task_queue);
+              ++parked_activity_polls_;
               auto reply = link_.Call(std::move(r), kPollTimeout);
+              --parked_activity_polls_;
               if (!reply.ok()) {
                 executor_.slots().Release();
                 return Classify(reply.error(), link_.connected());
@@ -138,6 +154,10 @@ class Worker {
             [this](int code) { loop_.Post([code] { FastExit(code); }); }};
   }
 
+  static uint32_t InFlight(uint32_t slots_in_use, uint32_t parked) {
+    return slots_in_use > parked ? slots_in_use - parked : 0;
+  }
+
   bool OpenControlChannel() {
     ipc::ControlChannel::Handlers h;
     h.stats = [this](v1::Stats& s) {
@@ -147,19 +167,25 @@ class Worker {
       s.set_activity_poll_loop(activity_loop_.state());
       s.set_workflow_poll_loop_restarts(workflow_loop_.restarts());
       s.set_activity_poll_loop_restarts(activity_loop_.restarts());
-      s.set_inflight_activations(evaluator_.in_flight());
-      s.set_inflight_activities(executor_.in_flight());
+      // A poll holds its slot while parked (slots bound the polls); it is
+      // not work in flight.
+      s.set_inflight_activations(InFlight(evaluator_.in_flight(), parked_workflow_polls_));
+      s.set_inflight_activities(InFlight(executor_.in_flight(), parked_activity_polls_));
       s.set_cached_runs(static_cast<uint32_t>(evaluator_.cached_runs()));
     };
     h.drain = [this](const v1::Drain& d) {
       BeginShutdown(exit_code::kOk, "drain: " + d.reason(),
-                    d.deadline_ms() > 0 ? std::chrono::milliseconds(d.deadline_ms()) : options_.graceful_shutdown);
+                    d.deadline_ms() > 0 ? std::chrono::milliseconds(d.deadline_ms())
+                                        : options_.graceful_shutdown);
     };
     h.shutdown = [this](const std::string& reason) {
       BeginShutdown(exit_code::kOk, "shutdown: " + reason, options_.graceful_shutdown);
     };
-    h.lost = [this] { BeginShutdown(exit_code::kSupervisorGone, "the supervisor is gone", 1000ms); };
-    control_ = ipc::ControlChannel::FromFd(loop_, options_.control_fd, std::move(h), options_.heartbeat_period);
+    h.lost = [this] {
+      BeginShutdown(exit_code::kSupervisorGone, "the supervisor is gone", 1000ms);
+    };
+    control_ = ipc::ControlChannel::FromFd(loop_, options_.control_fd, std::move(h),
+                                           options_.heartbeat_period);
     if (!control_) spdlog::critical("--control-fd {} is not an open socket", options_.control_fd);
     return control_ != nullptr;
   }
@@ -177,8 +203,8 @@ class Worker {
         retry_timer_ = loop_.AddTimer(200ms, [this, deadline] { Connect(deadline); });
         return;
       }
-      spdlog::info("connected to bridge host pid {} (epoch {}, namespace {})", welcome->bridge_pid(),
-                   welcome->bridge_epoch(), welcome->namespace_());
+      spdlog::info("connected to bridge host pid {} (epoch {}, namespace {})",
+                   welcome->bridge_pid(), welcome->bridge_epoch(), welcome->namespace_());
       Register();
     });
   }
@@ -206,7 +232,8 @@ class Worker {
           retry_timer_ = loop_.AddTimer(1000ms, [this] { Register(); });
           return;
         }
-        spdlog::critical("registration of {} refused: {}", options_.task_queue, ipc::Describe(reply.error()));
+        spdlog::critical("registration of {} refused: {}", options_.task_queue,
+                         ipc::Describe(reply.error()));
         registration_pending_ = false;
         exit_code_ = exit_code::kRegistrationRefused;
         loop_.Stop();
@@ -251,10 +278,12 @@ class Worker {
     drain_timer_ = loop_.AddPeriodicTimer(20ms, [this] {
       const bool loops_done = LoopDone(workflow_loop_) && LoopDone(activity_loop_);
       const bool idle = evaluator_.in_flight() == 0 && executor_.in_flight() == 0;
-      if ((unregistered_ && loops_done && idle) || std::chrono::steady_clock::now() >= shutdown_deadline_) {
+      if ((unregistered_ && loops_done && idle) ||
+          std::chrono::steady_clock::now() >= shutdown_deadline_) {
         if (!idle) {
-          spdlog::warn("worker {}: grace period over with {} activations and {} activities in flight",
-                       options_.task_queue, evaluator_.in_flight(), executor_.in_flight());
+          spdlog::warn(
+              "worker {}: grace period over with {} activations and {} activities in flight",
+              options_.task_queue, evaluator_.in_flight(), executor_.in_flight());
           unclean_ = true;
         }
         drain_timer_.Reset();
@@ -271,7 +300,8 @@ class Worker {
   int Teardown() {
     evaluator_.slots().Close();
     executor_.slots().Close();
-    if (unclean_ || evaluator_.deadlocks() > 0 || !(LoopDone(workflow_loop_) && LoopDone(activity_loop_))) {
+    if (unclean_ || evaluator_.deadlocks() > 0 ||
+        !(LoopDone(workflow_loop_) && LoopDone(activity_loop_))) {
       // Threads may still be running user code or parked on the loop we
       // just stopped: leave without joining them.
       FastExit(exit_code_);
@@ -297,6 +327,9 @@ class Worker {
   ipc::EventHandle retry_timer_;
   ipc::EventHandle drain_timer_;
   std::atomic<bool> registration_pending_{false};
+  // Polls parked in the bridge host, each holding a slot.
+  std::atomic<uint32_t> parked_workflow_polls_{0};
+  std::atomic<uint32_t> parked_activity_polls_{0};
   bool registered_ = false;
   bool unregistered_ = false;
   bool stopping_ = false;
@@ -328,24 +361,37 @@ int RunWorker(int argc, char** argv) {
   bool replay = false;
   std::vector<std::string> replay_files;
   int activity_fd = sdk::kExecutorFd;
-  app.add_option("--bridge-socket", o.bridge_socket, "The bridge host's socket (default: <runtime dir>/bridge.sock)");
+  app.add_option("--bridge-socket", o.bridge_socket,
+                 "The bridge host's socket (default: <runtime dir>/bridge.sock)");
   app.add_option("--task-queue", o.task_queue, "Task queue to serve")->capture_default_str();
   app.add_option("--namespace", o.namespace_name, "Namespace (default: the bridge host's)");
   app.add_option("--identity", o.identity, "Worker identity (default: pid@host)");
   app.add_option("--control-fd", o.control_fd, "Control channel to the supervisor (it passes 3)");
-  app.add_option("--max-cached-workflows", max_cached, "Runs kept between tasks (default 1000; 0: none)");
-  app.add_option("--max-concurrent-workflow-tasks", o.max_concurrent_workflow_tasks)->capture_default_str();
-  app.add_option("--evaluator-threads", o.evaluator_threads)->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--max-concurrent-activities", o.max_concurrent_activities)->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--deadlock-timeout-ms", deadlock_ms, "Workflow code must yield within this")->capture_default_str();
-  app.add_option("--graceful-shutdown-ms", grace_ms, "Time in-flight work gets on SIGTERM")->capture_default_str();
-  app.add_option("--heartbeat-ms", heartbeat_ms, "Control-channel heartbeat period")->capture_default_str();
-  app.add_option("--connect-timeout-ms", connect_ms, "How long to retry reaching the bridge host")->capture_default_str();
+  app.add_option("--max-cached-workflows", max_cached,
+                 "Runs kept between tasks (default 1000; 0: none)");
+  app.add_option("--max-concurrent-workflow-tasks", o.max_concurrent_workflow_tasks)
+      ->capture_default_str();
+  app.add_option("--evaluator-threads", o.evaluator_threads)
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-concurrent-activities", o.max_concurrent_activities)
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--deadlock-timeout-ms", deadlock_ms, "Workflow code must yield within this")
+      ->capture_default_str();
+  app.add_option("--graceful-shutdown-ms", grace_ms, "Time in-flight work gets on SIGTERM")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "Control-channel heartbeat period")
+      ->capture_default_str();
+  app.add_option("--connect-timeout-ms", connect_ms, "How long to retry reaching the bridge host")
+      ->capture_default_str();
   app.add_option("--isolation", isolation, "Where activities run by default: thread or process")
       ->check(CLI::IsMember({"thread", "process"}))
       ->capture_default_str();
-  app.add_flag("--replay", replay, "Replay history files against this binary's workflows and exit (hourglass replay)");
-  app.add_option("files", replay_files, "History files for --replay (binary History proto or proto3 JSON)");
+  app.add_flag("--replay", replay,
+               "Replay history files against this binary's workflows and exit (hourglass replay)");
+  app.add_option("files", replay_files,
+                 "History files for --replay (binary History proto or proto3 JSON)");
   // Internal: how a worker starts a process-isolated activity attempt.
   app.add_flag("--run-activity", run_activity)->group("");
   app.add_option("--activity-fd", activity_fd)->group("");
@@ -375,8 +421,7 @@ int RunWorker(int argc, char** argv) {
   }
   if (run_activity) {
     ::signal(SIGPIPE, SIG_IGN);
-    sdk::ExecutorConfig config{"", BridgeSocketFor(o), o.task_queue,
-                               o.log_level};
+    sdk::ExecutorConfig config{"", BridgeSocketFor(o), o.task_queue, o.log_level};
     // _Exit: the thread reading cancellations may still be blocked.
     FastExit(sdk::RunExecutorProcess(config, activity_fd));
   }
