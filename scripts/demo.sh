@@ -1,86 +1,108 @@
 #!/usr/bin/env bash
-# `make demo`: runs, end to end, what Hourglass can do today. Each process role
-# joins the demo as its issue lands; nothing here is mocked. (The supervisor
-# issue turns steps 2-6 into one `hourglass-supervisor` tree.)
+# `make demo`: Hourglass end to end, nothing mocked. One hourglass-supervisor
+# runs the whole tree (embedded dev server, bridge host, the sample worker);
+# we run a workflow, look at the tree, SIGKILL the bridge host in the middle of
+# a workflow, watch the cascade, finish the workflow, and stop gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
 
-echo "== Hourglass demo =="
-echo
-echo "Built so far:"
-for b in hourglass-supervisor hourglass-bridgehost hourglass-workerproc hourglass-devserver hourglass; do
-  if [ -x "$bin/$b" ]; then echo "  [x] $b"; else echo "  [ ] $b (not built yet)"; fi
-done
-echo
-
 tmp=$(mktemp -d /tmp/hourglass-demo-XXXXXX)
-pids=()
+run="$tmp/run"
+log="$tmp/supervisor.log"
+supervisor=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
+  if [ -n "$supervisor" ] && kill -0 "$supervisor" 2>/dev/null; then
+    kill "$supervisor" 2>/dev/null || true
+    wait "$supervisor" 2>/dev/null || true
+  fi
+  [ -n "${KEEP_DEMO:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-wait_for() {  # wait_for FILE PATTERN WHAT
-  for _ in $(seq 1 200); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
+fail() {
+  echo "demo failed: $*"
+  echo "--- last lines of the supervisor's log:"
+  tail -n 40 "$log" || true
+  exit 1
+}
+ctl() { "$bin/hourglass" ctl --runtime-dir "$run" "$@"; }
+hg() { "$bin/hourglass" "$@" --bridge-socket "$run/bridge.sock"; }
+indent() { sed 's/^/   /'; }
+pid_of() {  # pid_of SUPERVISOR CHILD: the child's pid from `ctl which-children`
+  ctl which-children "$1" | awk -v id="$2" '$1 == id { print $4 }'
+}
+wait_ready() {  # until `ctl whereis default` answers (the worker is registered)
+  for _ in $(seq 1 400); do
+    ctl whereis default > /dev/null 2>&1 && return 0
     sleep 0.05
   done
-  echo "$3 did not start:"; cat "$1"; exit 1
+  fail "the tree did not become ready"
 }
-sock="$tmp/run/bridge.sock"
-hg() { "$bin/hourglass" "$@" --bridge-socket "$sock"; }
 
-echo "-- 1. hourglass-devserver: a durable Temporal-compatible server on SQLite"
-"$bin/hourglass-devserver" --port 0 --db-filename "$tmp/dev.db" --log-level warn \
-  > "$tmp/ready" 2> "$tmp/devserver.log" &
-pids+=($!)
-wait_for "$tmp/ready" 'ready on' devserver
-address=$(sed -n 's/.*ready on //p' "$tmp/ready")
-echo "   $(cat "$tmp/ready")"
+echo "== Hourglass demo =="
 echo
 
-echo "-- 2. hourglass-bridgehost: the one process that talks to Temporal"
-"$bin/hourglass-bridgehost" --target "$address" --runtime-dir "$tmp/run" > "$tmp/bridgehost.log" 2>&1 &
-pids+=($!)
-wait_for "$tmp/bridgehost.log" 'serving on' bridgehost
-echo "   serving on $sock"
+echo "-- 1. hourglass-supervisor: the whole tree, one command"
+echo "   \$ hourglass-supervisor --runtime-dir $run --queue default"
+"$bin/hourglass-supervisor" --runtime-dir "$run" --queue default > "$log" 2>&1 &
+supervisor=$!
+wait_ready
+echo "   up: embedded dev server, bridge host, one worker for task queue 'default'"
 echo
 
-echo "-- 3. hourglass-workerproc: the C++ worker for task queue 'default' (Hello, KitchenSink)"
-"$bin/hourglass-workerproc" --bridge-socket "$sock" --task-queue default > "$tmp/worker.log" 2>&1 &
-worker=$!
-pids+=($worker)
-wait_for "$tmp/worker.log" 'serving task queue' worker
-sed -n 's/.*\(serving task queue.*\)/   \1/p' "$tmp/worker.log"
-echo
-
-echo "-- 4. hourglass workflow execute: Hello, a C++ workflow calling a C++ activity"
+echo "-- 2. Hello: a C++ workflow calling a C++ activity, through the tree"
 echo "   \$ hourglass workflow execute --type Hello --task-queue default --input '\"World\"'"
-hg workflow execute --type Hello --task-queue default --workflow-id demo-hello --input '"World"' | sed 's/^/   /'
+hg workflow execute --type Hello --task-queue default --workflow-id demo-hello --input '"World"' | indent
 echo
 
-echo "-- 5. SIGKILL the worker in the middle of a workflow; a new worker replays it and finishes"
-hg workflow start --type KitchenSink --task-queue default --workflow-id demo-kill \
-  --input '{"signals":["go"],"actions":[{"activity":"noop"},{"signal":"go"},{"return":"finished after the kill"}]}' \
+echo "-- 3. hourglass ctl status"
+ctl status | indent
+echo
+
+echo "-- 4. SIGKILL the bridge host while a workflow waits for a signal"
+hg workflow start --type KitchenSink --task-queue default --workflow-id demo-cascade \
+  --input '{"signals":["go"],"actions":[{"activity":"noop"},{"signal":"go"},{"return":"finished across the cascade"}]}' \
   > /dev/null
 sleep 0.5
-kill -KILL "$worker"
-echo "   worker $worker killed"
-"$bin/hourglass-workerproc" --bridge-socket "$sock" --task-queue default > "$tmp/worker2.log" 2>&1 &
-pids+=($!)
-wait_for "$tmp/worker2.log" 'serving task queue' worker
-hg workflow signal --workflow-id demo-kill --name go > /dev/null
-hg workflow result --workflow-id demo-kill | sed 's/^/   /'
+old_bridge=$(pid_of subsystem bridgehost)
+old_worker=$(ctl whereis default)
+kill -KILL "$old_bridge"
+echo "   bridge host $old_bridge killed (worker was $old_worker)"
+for _ in $(seq 1 200); do
+  new_worker=$(ctl whereis default 2>/dev/null || true)
+  [ -n "$new_worker" ] && [ "$new_worker" != "$old_worker" ] && break
+  sleep 0.05
+done
+[ -n "$new_worker" ] && [ "$new_worker" != "$old_worker" ] || fail "the worker was not replaced"
+echo "   the supervisor's log of the cascade:"
+sed -E 's/^\[[^]]*\] \[supervisor\] //' "$log" |
+  sed -n "/'bridgehost' (pid $old_bridge) killed/,/'worker:default' (pid $new_worker) is ready/p" |
+  grep -E "supervisor '|cascade" | indent
 echo
 
-echo "-- 6. replay: the recorded histories of the samples against the current code"
+echo "-- 5. the recovered tree: new bridge host, new epoch, new worker, one cascade"
+ctl status | sed -n '/^bridge:/p;/bridgehost /p;/worker:default /p;/^registry:/,/^$/p' | indent
+echo
+
+echo "-- 6. the workflow started before the kill finishes on the new tree"
+hg workflow signal --workflow-id demo-cascade --name go > /dev/null
+hg workflow result --workflow-id demo-cascade | indent
+echo "   and a new one:"
+hg workflow execute --type Hello --task-queue default --workflow-id demo-hello-2 --input '"again"' | indent
+echo
+
+echo "-- 7. replay: the recorded histories of the samples against the current code"
 "$bin/hourglass" replay tests/workerproc/histories/hello.json tests/workerproc/histories/kitchen_sink.json \
-  --worker "$bin/hourglass-workerproc" | sed 's/^/   /'
+  --worker "$bin/hourglass-workerproc" | indent
 echo
 
-echo "-- 7. the IPC layer: a bridge-host style server (libevent, Unix socket in a"
-echo "   0700 directory, SO_PEERCRED check) against raw socketpair ping-pong with"
-echo "   the same payload, in one run:"
-"$bin/ipc_roundtrip_bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^IPC request\/reply/,$p'
+echo "-- 8. hourglass ctl stop: workers unregister and drain, then the bridge host, then the dev server"
+ctl stop | indent
+set +e
+wait "$supervisor"
+code=$?
+set -e
+supervisor=""
+sed -E 's/^\[[^]]*\] \[supervisor\] //' "$log" | sed -n '/ctl stop/,$p' | grep -E "stopped '|exits" | indent
+[ "$code" -eq 0 ] || fail "the supervisor exited $code"
+echo "   hourglass-supervisor exited 0"

@@ -195,11 +195,8 @@ void Shell::Perform(const core::Action& action) {
         } else if constexpr (std::is_same_v<T, core::CancelTimer>) {
           timers_.erase(a.token);
         } else if constexpr (std::is_same_v<T, core::Log>) {
-          if (a.child.empty()) {
-            spdlog::log(LevelOf(a.severity), "{}: {}", a.supervisor, a.text);
-          } else {
-            spdlog::log(LevelOf(a.severity), "{}/{}: {}", a.supervisor, a.child, a.text);
-          }
+          // The core's text is complete: it names the supervisor and child.
+          spdlog::log(LevelOf(a.severity), "{}", a.text);
         } else if constexpr (std::is_same_v<T, core::NodeEvent>) {
           OnNodeEvent(a);
         } else if constexpr (std::is_same_v<T, core::RequestRefused>) {
@@ -266,7 +263,7 @@ void Shell::DoSpawn(const std::string& id) {
   SupervisedProcess::Callbacks callbacks;
   callbacks.on_control = [this, id](const v1::ControlMessage& m) { OnControlMessage(id, m); };
   callbacks.on_exit = [this, id](int status) {
-    Enqueue(core::ChildExited{id, core::ExitStatus::FromWaitStatus(status)});
+    OnChildExit(id, core::ExitStatus::FromWaitStatus(status));
   };
   auto started = SupervisedProcess::Start(loop_, reaper_, std::move(spec), std::move(callbacks));
   if (!started.ok()) {
@@ -278,6 +275,37 @@ void Shell::DoSpawn(const std::string& id) {
   const pid_t pid = (*started)->pid();
   children_[id] = std::move(started).value();
   Enqueue(core::ChildSpawned{id, pid});
+}
+
+void Shell::OnChildExit(const std::string& id, const core::ExitStatus& status) {
+  const bool bridge_lost =
+      status.kind == core::ExitStatus::Kind::kExited && status.code == exit_code::kBridgeLost;
+  if (bridge_lost && Registry::QueueOf(id)) {
+    // A worker that lost its bridge host usually dies before the bridge host
+    // does: a SIGKILLed bridge host closes its sockets at once but takes a
+    // few ms to tear down its threads and become reapable. Fed alone, the
+    // worker's exit would count as a crash of its own (a restart against a
+    // dying bridge host, charged to the workers group's intensity). Held
+    // until the bridge host's exit, it joins that batch and is part of the
+    // cascade (fault catalogue #2, #15). If the bridge host lives on (a
+    // broken connection only), it is fed alone after the grace.
+    held_exits_.push_back(core::ChildExited{id, status});
+    if (!held_timer_armed_) {
+      held_timer_armed_ = true;
+      held_timer_ = loop_.AddTimer(std::chrono::milliseconds(1000), [this] {
+        held_timer_armed_ = false;
+        ReleaseHeldExits();
+      });
+    }
+    return;
+  }
+  Enqueue(core::ChildExited{id, status});
+  if (id == core::kBridgeHostId) ReleaseHeldExits();
+}
+
+void Shell::ReleaseHeldExits() {
+  for (auto& e : held_exits_) Enqueue(std::move(e));
+  held_exits_.clear();
 }
 
 void Shell::DoSignal(const core::SendSignal& s) {

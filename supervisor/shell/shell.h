@@ -101,6 +101,8 @@ class Shell : private ControlSocket::Handler {
   void Perform(const core::Action& action);
   void DoSpawn(const std::string& id);
   void DoSignal(const core::SendSignal& s);
+  void OnChildExit(const std::string& id, const core::ExitStatus& status);
+  void ReleaseHeldExits();
   void OnNodeEvent(const core::NodeEvent& e);
   void OnExitAction(int code);
   void OnControlMessage(const std::string& id, const ipc::v1::ControlMessage& m);
@@ -142,6 +144,11 @@ class Shell : private ControlSocket::Handler {
   std::map<std::string, ChildRecord> records_;
   std::map<core::TimerToken, ipc::EventHandle> timers_;
   std::vector<core::Event> pending_;
+  // Workers' exits with kBridgeLost, waiting for the bridge host's own exit
+  // (OnChildExit explains why).
+  std::vector<core::Event> held_exits_;
+  ipc::EventHandle held_timer_;
+  bool held_timer_armed_ = false;
   bool flush_posted_ = false;
 
   // From the children's READY.
