@@ -92,6 +92,11 @@ int main(int argc, char** argv) {
   ipc::ServerOptions server_options;
   server_options.socket_path = socket_path;
   server_options.allowed_uids = allowed_uids;
+  // Root too: it can already read our memory, environment (the API key) and
+  // socket directory, so refusing it protects nothing, while it is who runs
+  // the supervisor that started us as its --user and, with it, the
+  // operator's `hourglass` CLI.
+  server_options.allowed_uids.push_back(0);
   server_options.welcome.set_bridge_epoch(runtime.epoch());
   server_options.welcome.set_namespace_(runtime_options.namespace_name);
   server_options.welcome.set_target(runtime_options.target);

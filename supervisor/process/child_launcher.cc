@@ -137,6 +137,12 @@ ipc::Result<LaunchedChild> Launch(const LaunchSpec& spec) {
     const size_t eq = kv.find('=');
     if (eq != std::string::npos) env_map[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // systemd's variables address the supervisor only (sd_notify.h): a child
+  // that inherited NOTIFY_SOCKET could report READY=1 or STOPPING=1 for the
+  // whole service (NotifyAccess=all), and one that inherited WATCHDOG_USEC
+  // without WATCHDOG_PID would believe the watchdog is its own. Children
+  // report over their control channel.
+  for (const char* name : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) env_map.erase(name);
   for (const auto& [k, v] : spec.env) env_map[k] = v;
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env_map) env_strings.push_back(k + "=" + v);

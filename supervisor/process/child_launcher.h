@@ -32,7 +32,8 @@ namespace hourglass::supervisor {
 struct LaunchSpec {
   std::string id;                 // for messages
   std::vector<std::string> argv;  // argv[0]: the executable's path
-  // Added to (or replacing in) the supervisor's environment.
+  // Added to (or replacing in) the supervisor's environment, less systemd's
+  // NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (the supervisor's alone).
   std::vector<std::pair<std::string, std::string>> env;
   // (child fd, supervisor fd): these and only these, plus 0-2, are open in
   // the child. stdin is /dev/null; stdout and stderr are pipes to the

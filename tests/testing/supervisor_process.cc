@@ -158,8 +158,22 @@ SupervisorProcess::~SupervisorProcess() {
 }
 
 bool SupervisorProcess::Start() {
-  std::vector<std::string> argv{BinDir() + "/hourglass-supervisor", "--runtime-dir", runtime_dir_,
-                                "--log-level", options_.log_level};
+  std::vector<std::string> argv;
+  if (!options_.env.empty() || !options_.unset_env.empty()) {
+    // env(1) execs the supervisor in place, so pid() is still the
+    // supervisor's, and ChildProcess keeps spawning with the inherited
+    // environment for everyone else.
+    argv.push_back("/usr/bin/env");
+    for (const auto& name : options_.unset_env) {
+      argv.push_back("-u");
+      argv.push_back(name);
+    }
+    argv.push_back("--");
+    argv.insert(argv.end(), options_.env.begin(), options_.env.end());
+  }
+  argv.insert(argv.end(),
+              {options_.binary.empty() ? BinDir() + "/hourglass-supervisor" : options_.binary,
+               "--runtime-dir", runtime_dir_, "--log-level", options_.log_level});
   for (const auto& q : options_.queues) {
     argv.push_back("--queue");
     argv.push_back(q);

@@ -55,6 +55,14 @@ struct SupervisorOptions {
   std::string dir = {};
   std::string log_name = "supervisor.log";
   std::string log_level = "info";
+  // The supervisor's environment is the test's, minus `unset_env` (names),
+  // plus `env` ("NAME=VALUE", replacing an inherited NAME): NOTIFY_SOCKET
+  // and WATCHDOG_USEC for the sd_notify tests.
+  std::vector<std::string> env = {};
+  std::vector<std::string> unset_env = {};
+  // The supervisor executable; empty: the one in BinDir(). The packaging
+  // test runs an installed one.
+  std::string binary = {};
 };
 
 class SupervisorProcess {
