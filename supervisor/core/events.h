@@ -39,6 +39,9 @@ struct ChildReady {
 struct ChildExited {
   std::string id{};
   ExitStatus status{};
+  // Added to the logs and the kExited cause when the status is not the whole
+  // story (an adopted executor whose status its worker collected).
+  std::string detail{};
 };
 struct TimerFired {
   TimerToken token = 0;
@@ -61,14 +64,23 @@ struct StopChild {
 struct RestartChild {
   std::string id{};
 };
+// A worker reported a process it spawned itself (a process-isolated
+// activity executor, DESIGN §5): the child joins a running dynamic group
+// already running with `pid`, with no Spawn and no READY. Refused like
+// AddChild. It is then stopped, and its exit handled, like any other child.
+struct AdoptChild {
+  std::string group{};
+  ChildSpec spec{};
+  int pid = 0;
+};
 // The heartbeat watchdog found the child silent (SIGSTOPped, hung): it is
 // killed and its end counts as abnormal.
 struct WatchdogExpired {
   std::string id{};
 };
 
-using Event = std::variant<StartTree, ChildSpawned, SpawnFailed, ChildReady, ChildExited,
-                           TimerFired, StopTree, AddChild, StopChild, RestartChild,
-                           WatchdogExpired>;
+using Event =
+    std::variant<StartTree, ChildSpawned, SpawnFailed, ChildReady, ChildExited, TimerFired,
+                 StopTree, AddChild, StopChild, RestartChild, WatchdogExpired, AdoptChild>;
 
 }  // namespace hourglass::supervisor::core

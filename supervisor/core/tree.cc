@@ -15,8 +15,8 @@ struct Tree::Node {
   Node* parent = nullptr;
   std::vector<Node*> children;
   RestartType restart = RestartType::kPermanent;
-  ChildSpec child;      // kind == kChild
-  SupervisorSpec sup;   // kind == kSupervisor; its children specs rebuild it on restart
+  ChildSpec child;     // kind == kChild
+  SupervisorSpec sup;  // kind == kSupervisor; its children specs rebuild it on restart
   RestartIntensity intensity{0, Duration{1}};
 
   NodeState state = NodeState::kStopped;
@@ -164,6 +164,8 @@ std::vector<Action> Tree::Handle(const Event& event, TimePoint now) {
           OnStopChild(e);
         } else if constexpr (std::is_same_v<E, RestartChild>) {
           OnRestartChild(e);
+        } else if constexpr (std::is_same_v<E, AdoptChild>) {
+          OnAdoptChild(e);
         } else {
           static_assert(std::is_same_v<E, WatchdogExpired>);
           OnWatchdog(e);
@@ -198,9 +200,8 @@ std::vector<Action> Tree::HandleBatch(std::vector<Event> events, TimePoint now) 
       exits.push_back(events[i]);
     }
   }
-  std::stable_sort(exits.begin(), exits.end(), [&](const Event& a, const Event& b) {
-    return rank_of(a) < rank_of(b);
-  });
+  std::stable_sort(exits.begin(), exits.end(),
+                   [&](const Event& a, const Event& b) { return rank_of(a) < rank_of(b); });
   for (size_t i = 0; i < slots.size(); ++i) events[slots[i]] = exits[i];
 
   for (const Event& e : exits) reaped_.insert(std::get<ChildExited>(e).id);
@@ -314,6 +315,7 @@ void Tree::OnExited(const ChildExited& e) {
   Cancel(c->ready_timer);
   const ExitClass exit_class = ClassifyExit(e.status, c->exit_context);
   std::string how = DescribeExit(e.status);
+  if (!e.detail.empty()) how += " (" + e.detail + ")";
   if (!c->failure.empty()) how = c->failure + " (" + how + ")";
   const int pid = c->pid;
   c->state = NodeState::kStopped;
@@ -324,7 +326,8 @@ void Tree::OnExited(const ChildExited& e) {
       Emit(Severity::kWarning, Report::kShutdownError, sup, c,
            "shutdown_error: " + WithPid(c->id, pid) + " " + how + " while being stopped");
     } else {
-      Emit(Severity::kInfo, Report::kProgress, sup, c, "stopped " + WithPid(c->id, pid) + ": " + how);
+      Emit(Severity::kInfo, Report::kProgress, sup, c,
+           "stopped " + WithPid(c->id, pid) + ": " + how);
     }
     c->pid = 0;
     CompleteStop(*c);
@@ -390,29 +393,60 @@ void Tree::OnStopTree() {
   BeginStop(*root_);
 }
 
-void Tree::OnAddChild(const AddChild& e) {
-  Node* group = Find(e.group);
+// The checks AddChild and AdoptChild share; the new node, or null (refused).
+Tree::Node* Tree::JoinGroup(const std::string& group_id, const ChildSpec& spec) {
+  Node* group = Find(group_id);
   if (group == nullptr || !group->is_supervisor() || !group->sup.dynamic) {
-    Refuse(e.spec.id, Quote(e.group) + " is not a dynamic group");
-    return;
+    Refuse(spec.id, Quote(group_id) + " is not a dynamic group");
+    return nullptr;
   }
-  if (std::vector<std::string> errors = ValidateChild(e.spec); !errors.empty()) {
-    Refuse(e.spec.id, errors.front());
-    return;
+  if (std::vector<std::string> errors = ValidateChild(spec); !errors.empty()) {
+    Refuse(spec.id, errors.front());
+    return nullptr;
   }
-  if (Find(e.spec.id) != nullptr) {
-    Refuse(e.spec.id, Quote(e.spec.id) + " already exists");
-    return;
+  if (Find(spec.id) != nullptr) {
+    Refuse(spec.id, Quote(spec.id) + " already exists");
+    return nullptr;
   }
   if (group->state != NodeState::kRunning || Frozen(*group)) {
-    Refuse(e.spec.id, "group " + Quote(group->id) + " is " +
-                          (Frozen(*group) ? "stopping" : ToString(group->state)));
+    Refuse(spec.id, "group " + Quote(group->id) + " is " +
+                        (Frozen(*group) ? "stopping" : ToString(group->state)));
+    return nullptr;
+  }
+  Node* c = Build(NodeSpec(spec), group);
+  group->children.push_back(c);
+  return c;
+}
+
+void Tree::OnAddChild(const AddChild& e) {
+  Node* c = JoinGroup(e.group, e.spec);
+  if (c == nullptr) return;
+  Emit(Severity::kInfo, Report::kRequest, *c->parent, c, "adding " + Quote(c->id));
+  StartNode(*c);
+}
+
+void Tree::OnAdoptChild(const AdoptChild& e) {
+  if (e.pid <= 0) {
+    Refuse(e.spec.id, "no pid to adopt");
     return;
   }
-  Node* c = Build(NodeSpec(e.spec), group);
-  group->children.push_back(c);
-  Emit(Severity::kInfo, Report::kRequest, *group, c, "adding " + Quote(c->id));
-  StartNode(*c);
+  if (e.spec.needs_ready) {
+    // Nobody would send it: an adopted process has no control channel.
+    Refuse(e.spec.id, "an adopted child cannot be READY-gated");
+    return;
+  }
+  Node* c = JoinGroup(e.group, e.spec);
+  if (c == nullptr) return;
+  // What StartNode + ChildSpawned would have done, minus the Spawn: the
+  // process exists already.
+  ++c->starts;
+  c->started_at = now_;
+  c->last_spawn = now_;
+  c->pid = e.pid;
+  c->state = NodeState::kRunning;
+  Notify(NodeEventKind::kSpawned, *c);
+  Emit(Severity::kInfo, Report::kRequest, *c->parent, c, "adopted " + WithPid(c->id, c->pid));
+  MarkDirty(*c->parent);
 }
 
 void Tree::OnStopChild(const StopChild& e) {
@@ -533,8 +567,7 @@ void Tree::StartNode(Node& n) {
     std::vector<Node*> rebuilt;
     for (const NodeSpec& spec : n.sup.children) {
       Node* existing = Find(spec.id());
-      rebuilt.push_back(existing != nullptr && existing->parent == &n ? existing
-                                                                      : Build(spec, &n));
+      rebuilt.push_back(existing != nullptr && existing->parent == &n ? existing : Build(spec, &n));
     }
     std::vector<Node*> old = n.children;
     for (Node* c : old) {
@@ -586,9 +619,8 @@ void Tree::Terminated(Node& c, ExitClass exit_class, const std::string& why, Rep
       exit_class == ExitClass::kAbnormal) {
     const char* what = report == Report::kStartError ? "start_error" : "child_terminated";
     Emit(Severity::kError, report, sup, &c,
-         std::string(what) + ": " + WithPid(c.id, c.pid) + " " + why + " (" +
-             ToString(exit_class) + ", " + ToString(c.restart) + "); " +
-             (restart ? "restarting" : "not restarted"));
+         std::string(what) + ": " + WithPid(c.id, c.pid) + " " + why + " (" + ToString(exit_class) +
+             ", " + ToString(c.restart) + "); " + (restart ? "restarting" : "not restarted"));
   }
   c.pid = 0;
   if (!restart) {
@@ -905,8 +937,8 @@ void Tree::Notify(NodeEventKind kind, const Node& n, const std::string& cause) {
 
 void Tree::Emit(Severity severity, Report report, const Node& sup, const Node* child,
                 const std::string& text) {
-  out_.push_back(
-      Log{severity, report, sup.id, child ? child->id : "", "supervisor " + Quote(sup.id) + ": " + text});
+  out_.push_back(Log{severity, report, sup.id, child ? child->id : "",
+                     "supervisor " + Quote(sup.id) + ": " + text});
 }
 
 void Tree::Refuse(const std::string& id, const std::string& reason) {

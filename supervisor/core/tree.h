@@ -54,8 +54,8 @@ struct NodeStatus {
   RestartType restart = RestartType::kPermanent;
   // A stop or cascade has claimed this node and will stop it in its turn.
   bool stop_pending = false;
-  int pid = 0;            // a child with a process; 0 otherwise
-  int restart_count = 0;  // starts after the first one
+  int pid = 0;                          // a child with a process; 0 otherwise
+  int restart_count = 0;                // starts after the first one
   std::optional<TimePoint> started_at;  // child: spawned at; supervisor: start began at
 
   // Children.
@@ -119,6 +119,8 @@ class Tree {
   void OnStopChild(const StopChild& e);
   void OnRestartChild(const RestartChild& e);
   void OnWatchdog(const WatchdogExpired& e);
+  void OnAdoptChild(const AdoptChild& e);
+  Node* JoinGroup(const std::string& group_id, const ChildSpec& spec);
 
   // Policy.
   void StartNode(Node& n);

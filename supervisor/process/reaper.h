@@ -4,9 +4,11 @@
 // child with waitpid(-1, WNOHANG) until none is left (signals coalesce), and
 // hands each status to whoever tracks that pid. The supervisor is a child
 // subreaper, so orphaned descendants (a worker's executor processes, a
-// daemonising grandchild) are reparented to it and reaped here too, logged as
-// orphans. Reaping in one place keeps pids unique until their owner has been
-// told: a tracked pid cannot be reused before its exit is delivered.
+// daemonising grandchild) are reparented to it and reaped here too: to
+// whoever tracks the pid (Track works for any pid, not only our children:
+// the shell tracks each adopted executor), else logged as orphans. Reaping
+// in one place keeps pids unique until their owner has been told: a tracked
+// pid cannot be reused before its exit is delivered.
 
 #include <sys/types.h>
 

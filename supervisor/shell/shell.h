@@ -87,6 +87,19 @@ class Shell : private ControlSocket::Handler {
     Clock::time_point deadline;
   };
 
+  // A worker's process-isolated activity executor, adopted into the tree's
+  // executors group (docs/supervision.md, "The executors group"). Not a
+  // SupervisedProcess: its worker spawned it, so there is no control
+  // channel and no output pipe, only the pid the worker reported.
+  struct AdoptedExecutor {
+    pid_t pid = 0;
+    std::string worker;    // the child id of the worker that reported it
+    std::string activity;  // "<type> <id>", for the logs
+    ipc::UniqueFd pidfd;
+    ipc::EventHandle watch;  // after pidfd: destroyed before the fd closes
+    bool exited = false;     // its one ChildExited was enqueued
+  };
+
   // `ctl status` while the children's Stats are on their way.
   struct StatsGather {
     ControlSocket::ConnectionId connection = 0;
@@ -106,6 +119,12 @@ class Shell : private ControlSocket::Handler {
   void OnNodeEvent(const core::NodeEvent& e);
   void OnExitAction(int code);
   void OnControlMessage(const std::string& id, const ipc::v1::ControlMessage& m);
+  void OnExecutorStarted(const std::string& worker, const ipc::v1::ExecutorStarted& m);
+  void OnExecutorPidfd(const std::string& id);
+  void OnExecutorExit(const std::string& id, const core::ExitStatus& status,
+                      const std::string& detail);
+  void OnAdoptionRefused(const std::string& id, const std::string& reason);
+  bool SignalExecutor(const core::SendSignal& s);
   std::optional<Command> CommandFor(const std::string& id, std::string* why);
   void WatchdogTick();
   void MaybeNotifyReady();
@@ -142,6 +161,9 @@ class Shell : private ControlSocket::Handler {
 
   std::map<std::string, std::unique_ptr<SupervisedProcess>> children_;
   std::map<std::string, ChildRecord> records_;
+  // By child id ("executor:<pid>"), from ExecutorStarted until the exit was
+  // enqueued.
+  std::map<std::string, std::unique_ptr<AdoptedExecutor>> executors_;
   std::map<core::TimerToken, ipc::EventHandle> timers_;
   std::vector<core::Event> pending_;
   // Workers' exits with kBridgeLost, waiting for the bridge host's own exit

@@ -55,6 +55,14 @@ void Driver::Exit(const std::string& id, ExitStatus status) {
   Send(ChildExited{id, status});
 }
 
+void Driver::Adopt(const std::string& group, ChildSpec spec, int pid) {
+  const std::string id = spec.id;
+  const bool existed = Exists(id);
+  Send(AdoptChild{group, std::move(spec), pid});
+  // Refused: the process is not ours to play.
+  if (!existed && Exists(id)) alive_[id] = pid;
+}
+
 void Driver::CompleteSpawn(const std::string& id) {
   if (held_.erase(id) == 0) ADD_FAILURE() << "CompleteSpawn(" << id << "): no held spawn";
   hold_spawns_.erase(id);

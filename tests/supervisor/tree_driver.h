@@ -45,6 +45,9 @@ class Driver {
   void Exit(const std::string& id, ExitStatus status);
   void Crash(const std::string& id) { Exit(id, ExitStatus::Signaled(SIGSEGV)); }
   void Ready(const std::string& id) { Send(ChildReady{id}); }
+  // A process someone else spawned (a worker's executor) is adopted into
+  // `group` with `pid`; it then behaves like the driver's own children.
+  void Adopt(const std::string& group, ChildSpec spec, int pid);
   // Moves the clock, firing due timers in deadline order (also timers armed
   // meanwhile, when they fall due before the target).
   void Advance(Duration d);

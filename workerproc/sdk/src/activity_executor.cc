@@ -29,7 +29,9 @@ class ActivityExecutor::Attempt final : public detail::ActivityRuntime {
   }
   ActivityCancelReason cancel_reason() const override { return cancel_.reason(); }
   bool WaitForCancel(Duration timeout) override { return cancel_.WaitFor(timeout); }
-  void RequestCancel(const coresdk::activity_task::ActivityTask& cancel) { cancel_.Request(cancel); }
+  void RequestCancel(const coresdk::activity_task::ActivityTask& cancel) {
+    cancel_.Request(cancel);
+  }
 
  private:
   BridgeLink& link_;
@@ -40,20 +42,28 @@ class ActivityExecutor::Attempt final : public detail::ActivityRuntime {
 
 ActivityExecutor::ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent,
                                    Isolation default_isolation)
-    : link_(link), config_(std::move(config)), default_isolation_(default_isolation), slots_(max_concurrent) {}
+    : link_(link),
+      config_(std::move(config)),
+      default_isolation_(default_isolation),
+      slots_(max_concurrent) {}
 
 ActivityExecutor::~ActivityExecutor() = default;
 
 void ActivityExecutor::Start(coresdk::activity_task::ActivityTask task) {
-  const RegisteredActivity* registered = Registry::Global().FindActivity(task.start().activity_type());
+  const RegisteredActivity* registered =
+      Registry::Global().FindActivity(task.start().activity_type());
   Isolation isolation = registered != nullptr ? registered->options.isolation : Isolation::kDefault;
   if (isolation == Isolation::kDefault) isolation = default_isolation_;
   // Detached threads: the worker waits for in_flight() to reach 0 before it
   // exits, and exits without joining if an activity ignores its grace period.
   if (isolation == Isolation::kProcess) {
-    std::thread([this, task = std::move(task)]() mutable { RunInProcess(std::move(task)); }).detach();
+    std::thread([this, task = std::move(task)]() mutable {
+      RunInProcess(std::move(task));
+    }).detach();
   } else {
-    std::thread([this, task = std::move(task)]() mutable { RunInThread(std::move(task)); }).detach();
+    std::thread([this, task = std::move(task)]() mutable {
+      RunInThread(std::move(task));
+    }).detach();
   }
 }
 
@@ -87,22 +97,27 @@ void ActivityExecutor::RunInProcess(coresdk::activity_task::ActivityTask task) {
     return;
   }
   auto shared = std::make_shared<ExecutorProcess>(std::move(*process));
+  if (on_process_started_) on_process_started_(shared->pid(), task);
   {
     std::lock_guard lock(mu_);
-    running_[token] = [shared](const coresdk::activity_task::ActivityTask& cancel) { shared->Cancel(cancel); };
+    running_[token] = [shared](const coresdk::activity_task::ActivityTask& cancel) {
+      shared->Cancel(cancel);
+    };
   }
   const int status = shared->Wait();
   // Exit 0: the executor delivered the completion itself. Anything else: it
   // died first (or could not reach the bridge host), so report it here.
   if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     spdlog::warn("activity {}: executor process {} died: {}", what, shared->pid(),
-                 WIFSIGNALED(status) ? DescribeSignal(WTERMSIG(status)) : "exit " + std::to_string(WEXITSTATUS(status)));
+                 WIFSIGNALED(status) ? DescribeSignal(WTERMSIG(status))
+                                     : "exit " + std::to_string(WEXITSTATUS(status)));
     Report(token, ExecutorDiedResult(shared->pid(), status), what);
   }
   Finish(token);
 }
 
-void ActivityExecutor::Report(const std::string& token, coresdk::activity_result::ActivityExecutionResult result,
+void ActivityExecutor::Report(const std::string& token,
+                              coresdk::activity_result::ActivityExecutionResult result,
                               const std::string& what) {
   ipc::v1::Request r;
   auto* c = r.mutable_complete_activity_task();
@@ -110,7 +125,8 @@ void ActivityExecutor::Report(const std::string& token, coresdk::activity_result
   c->mutable_completion()->set_task_token(token);
   *c->mutable_completion()->mutable_result() = std::move(result);
   auto reply = link_.Call(std::move(r), std::chrono::seconds(30));
-  if (!reply.ok()) spdlog::warn("activity {}: completion not delivered: {}", what, ipc::Describe(reply.error()));
+  if (!reply.ok())
+    spdlog::warn("activity {}: completion not delivered: {}", what, ipc::Describe(reply.error()));
 }
 
 void ActivityExecutor::Cancel(const coresdk::activity_task::ActivityTask& task) {

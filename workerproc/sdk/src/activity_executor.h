@@ -7,10 +7,10 @@
 // heartbeats and the completion go to the bridge host through the shared link
 // (threads) or the executor process's own connection (processes).
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <functional>
 #include <unordered_map>
 
 #include "hourglass/activity.h"
@@ -25,7 +25,8 @@ class ActivityExecutor {
  public:
   // `default_isolation` applies to activity types registered with
   // Isolation::kDefault.
-  ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent, Isolation default_isolation);
+  ActivityExecutor(BridgeLink& link, ExecutorConfig config, uint32_t max_concurrent,
+                   Isolation default_isolation);
   ~ActivityExecutor();
 
   Slots& slots() { return slots_; }
@@ -35,6 +36,12 @@ class ActivityExecutor {
   // A Cancel task from Core: tells the attempt, if it is still running.
   void Cancel(const coresdk::activity_task::ActivityTask& task);
   uint32_t in_flight() const { return slots_.in_use(); }
+  // Called on the attempt's thread right after an executor process was
+  // spawned (the worker reports it to the supervisor, which adopts it). Set
+  // before the first Start.
+  using ProcessStarted =
+      std::function<void(pid_t pid, const coresdk::activity_task::ActivityTask& task)>;
+  void set_on_process_started(ProcessStarted fn) { on_process_started_ = std::move(fn); }
 
  private:
   class Attempt;
@@ -51,6 +58,7 @@ class ActivityExecutor {
   Slots slots_;
   std::mutex mu_;
   std::unordered_map<std::string, CancelFn> running_;
+  ProcessStarted on_process_started_;
 };
 
 }  // namespace hourglass::sdk

@@ -186,8 +186,25 @@ class Worker {
     };
     control_ = ipc::ControlChannel::FromFd(loop_, options_.control_fd, std::move(h),
                                            options_.heartbeat_period);
-    if (!control_) spdlog::critical("--control-fd {} is not an open socket", options_.control_fd);
-    return control_ != nullptr;
+    if (!control_) {
+      spdlog::critical("--control-fd {} is not an open socket", options_.control_fd);
+      return false;
+    }
+    // Process-isolated executors outlive us (DESIGN §5), so the supervisor
+    // adopts each one into its executors group: it lists them, stops them
+    // with the tree, and accounts their exits. Reported from the attempt's
+    // thread; the channel belongs to the loop.
+    executor_.set_on_process_started(
+        [this](pid_t pid, const coresdk::activity_task::ActivityTask& task) {
+          v1::ControlMessage m;
+          auto* started = m.mutable_executor_started();
+          started->set_pid(static_cast<int32_t>(pid));
+          started->set_task_queue(options_.task_queue);
+          started->set_activity_type(task.start().activity_type());
+          started->set_activity_id(task.start().activity_id());
+          loop_.Post([this, m = std::move(m)] { control_->Send(m); });
+        });
+    return true;
   }
 
   void Connect(std::chrono::steady_clock::time_point deadline) {
