@@ -145,14 +145,8 @@ ipc::Status Shell::Start() {
     return ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "invalid tree: " + all);
   }
 
-  sigterm_ = loop_.WatchSignal(SIGTERM, [this] {
-    spdlog::info("SIGTERM: stopping the tree");
-    Enqueue(core::StopTree{});
-  });
-  sigint_ = loop_.WatchSignal(SIGINT, [this] {
-    spdlog::info("SIGINT: stopping the tree");
-    Enqueue(core::StopTree{});
-  });
+  sigterm_ = loop_.WatchSignal(SIGTERM, [this] { BeginStop("SIGTERM"); });
+  sigint_ = loop_.WatchSignal(SIGINT, [this] { BeginStop("SIGINT"); });
   // A terminal hang-up must not kill the tree; reloading config is not
   // supported (restart the supervisor, or use ctl start-worker/stop-worker).
   sighup_ = loop_.WatchSignal(SIGHUP, [] { spdlog::info("SIGHUP ignored"); });
@@ -232,8 +226,17 @@ void Shell::Perform(const core::Action& action) {
         } else if constexpr (std::is_same_v<T, core::RequestRefused>) {
           spdlog::warn("request for {} refused: {}", a.id, a.reason);
           if (executors_.count(a.id) != 0) OnAdoptionRefused(a.id, a.reason);
-          // Waiters for this id see the refusal through the tree's state;
-          // a start-worker waiter fails at once.
+          // A request for this id failed: its waiter is answered now. A
+          // start-worker refused while the workers group restarts (a
+          // cascade) is not failed: the launcher keeps the queue and adds it
+          // when the group is back. Refused otherwise, the queue is
+          // forgotten, so "refused" means it will not appear later.
+          const auto queue = Registry::QueueOf(a.id);
+          if (queue && launcher_.Find(*queue) != nullptr) {
+            auto workers = tree_->Status(core::kWorkersId, Clock::now());
+            if (workers && workers->state != core::NodeState::kRunning && !stopping_) return;
+            launcher_.Forget(*queue);
+          }
           for (auto it = waiters_.begin(); it != waiters_.end();) {
             if (it->target == a.id) {
               control_.Reply(it->connection,
@@ -416,9 +419,19 @@ void Shell::OnNodeEvent(const core::NodeEvent& e) {
   }
 }
 
+void Shell::BeginStop(const std::string& why) {
+  spdlog::info("{}: stopping the tree", why);
+  if (!stopping_) {
+    stopping_ = true;
+    // systemd: the service is on its way down from now, not at the exit.
+    SdNotify("STOPPING=1");
+  }
+  Enqueue(core::StopTree{});
+}
+
 void Shell::OnExitAction(int code) {
   exit_code_ = code;
-  SdNotify("STOPPING=1");
+  if (!stopping_) SdNotify("STOPPING=1");  // the tree gave up
   spdlog::log(code == exit_code::kOk ? spdlog::level::info : spdlog::level::err,
               "hourglass-supervisor exits {}{}", code,
               code == exit_code::kGaveUp ? " (restart intensity exceeded)" : "");
@@ -664,10 +677,8 @@ void Shell::OnCtlRequest(ControlSocket::ConnectionId id, const v1::CtlRequest& r
       CtlRestart(id, core::kBridgeHostId);
       return;
     case v1::CtlRequest::kStop:
-      spdlog::info("ctl stop: stopping the tree");
-      stopping_ = true;
       stop_waiters_.push_back(id);
-      Enqueue(core::StopTree{});
+      BeginStop("ctl stop");
       return;
     case v1::CtlRequest::KIND_NOT_SET:
       break;

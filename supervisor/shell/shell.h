@@ -118,6 +118,8 @@ class Shell : private ControlSocket::Handler {
   void ReleaseHeldExits();
   void OnNodeEvent(const core::NodeEvent& e);
   void OnExitAction(int code);
+  // SIGTERM, SIGINT, ctl stop: STOPPING=1 to systemd, StopTree to the core.
+  void BeginStop(const std::string& why);
   void OnControlMessage(const std::string& id, const ipc::v1::ControlMessage& m);
   void OnExecutorStarted(const std::string& worker, const ipc::v1::ExecutorStarted& m);
   void OnExecutorPidfd(const std::string& id);

@@ -69,6 +69,7 @@ class ExecutorsIntegrationTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && sup_) sup_->DumpLog(std::cerr, 80);
     sup_.reset();
+    previous_.reset();
   }
 
   // A supervisor serving the process-isolated queue, ready.
@@ -123,6 +124,7 @@ class ExecutorsIntegrationTest : public ::testing::Test {
   }
 
   std::unique_ptr<SupervisorProcess> sup_;
+  std::unique_ptr<SupervisorProcess> previous_;  // a stopped tree whose directory sup_ reuses
 };
 
 TEST_F(ExecutorsIntegrationTest, Executors_ListedWhileTheActivityRunsGoneOnceDone) {
@@ -195,9 +197,12 @@ TEST_F(ExecutorsIntegrationTest, Executors_OutliveASigkilledWorkerAndDeliverTheR
   EXPECT_EQ(ended[0].find("collected by its worker"), std::string::npos) << ended[0];
 }
 
-TEST_F(ExecutorsIntegrationTest, Executors_TreeStopStopsThemBeforeTheWorkers) {
+// A graceful stop lets a running attempt finish and deliver its result (the
+// executor treats SIGTERM as "finish"), and stops executors before workers:
+// the executors group started last.
+TEST_F(ExecutorsIntegrationTest, Executors_TreeStopLetsTheAttemptFinishFirst) {
   LaunchReady();
-  StartWorkflow("exec-stopped", DelayInput(20000, "never"));
+  StartWorkflow("exec-stopped", DelayInput(1500, "finished during the stop"));
   const auto e = WaitForExecutor();
   ASSERT_TRUE(e.has_value());
   sup_->Signal(SIGTERM);
@@ -205,7 +210,6 @@ TEST_F(ExecutorsIntegrationTest, Executors_TreeStopStopsThemBeforeTheWorkers) {
   ASSERT_TRUE(status.has_value()) << "the supervisor did not stop";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
   EXPECT_FALSE(ProcessAlive(e->pid()));
-  // The executors group started last, so it stopped first.
   const auto lines = sup_->LogLines();
   auto find = [&](const std::string& needle) {
     return std::find_if(lines.begin(), lines.end(),
@@ -216,6 +220,19 @@ TEST_F(ExecutorsIntegrationTest, Executors_TreeStopStopsThemBeforeTheWorkers) {
   ASSERT_NE(executor_stopped, lines.end());
   ASSERT_NE(worker_stopped, lines.end());
   EXPECT_LT(executor_stopped - lines.begin(), worker_stopped - lines.begin());
+  EXPECT_EQ(executor_stopped->find("SIGKILL"), std::string::npos) << *executor_stopped;
+
+  // The attempt's result was delivered before the bridge host stopped: a new
+  // tree on the same runtime directory (same dev.db) completes the workflow.
+  const std::string dir = sup_->dir();
+  auto second = std::make_unique<SupervisorProcess>(
+      SupervisorOptions{.config_toml = kProcessIsolation, .dir = dir, .log_name = "second.log"});
+  // The first object owns the directory: it lives until TearDown.
+  previous_ = std::move(sup_);
+  sup_ = std::move(second);
+  ASSERT_TRUE(sup_->Start());
+  ASSERT_TRUE(sup_->WaitReady(20s).has_value());
+  EXPECT_EQ(WorkflowResult("exec-stopped"), json("finished during the stop"));
 }
 
 }  // namespace

@@ -438,6 +438,11 @@ int RunWorker(int argc, char** argv) {
   }
   if (run_activity) {
     ::signal(SIGPIPE, SIG_IGN);
+    // An executor runs exactly one attempt and then exits, so a stop request
+    // (the supervisor's SIGTERM when the tree stops) means "finish it and
+    // deliver the result": the attempt is not thrown away for the server to
+    // retry. The supervisor's shutdown timeout, then SIGKILL, bounds it.
+    ::signal(SIGTERM, SIG_IGN);
     sdk::ExecutorConfig config{"", BridgeSocketFor(o), o.task_queue, o.log_level};
     // _Exit: the thread reading cancellations may still be blocked.
     FastExit(sdk::RunExecutorProcess(config, activity_fd));
