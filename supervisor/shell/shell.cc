@@ -307,6 +307,7 @@ void Shell::DoSpawn(const std::string& id) {
     return;
   }
   const pid_t pid = (*started)->pid();
+  if (id == core::kBridgeHostId) bridge_running_ = true;
   children_[id] = std::move(started).value();
   Enqueue(core::ChildSpawned{id, pid});
 }
@@ -314,7 +315,9 @@ void Shell::DoSpawn(const std::string& id) {
 void Shell::OnChildExit(const std::string& id, const core::ExitStatus& status) {
   const bool bridge_lost =
       status.kind == core::ExitStatus::Kind::kExited && status.code == exit_code::kBridgeLost;
-  if (bridge_lost && Registry::QueueOf(id)) {
+  // Only while the bridge host's own exit is still to come: once it has
+  // been seen, the cascade is under way and waits for this exit.
+  if (bridge_lost && bridge_running_ && Registry::QueueOf(id)) {
     // A worker that lost its bridge host usually dies before the bridge host
     // does: a SIGKILLed bridge host closes its sockets at once but takes a
     // few ms to tear down its threads and become reapable. Fed alone, the
@@ -334,7 +337,10 @@ void Shell::OnChildExit(const std::string& id, const core::ExitStatus& status) {
     return;
   }
   Enqueue(core::ChildExited{id, status});
-  if (id == core::kBridgeHostId) ReleaseHeldExits();
+  if (id == core::kBridgeHostId) {
+    bridge_running_ = false;
+    ReleaseHeldExits();
+  }
 }
 
 void Shell::ReleaseHeldExits() {

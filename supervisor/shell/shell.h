@@ -173,6 +173,7 @@ class Shell : private ControlSocket::Handler {
   std::vector<core::Event> held_exits_;
   ipc::EventHandle held_timer_;
   bool held_timer_armed_ = false;
+  bool bridge_running_ = false;  // spawned, and its exit not seen yet
   bool flush_posted_ = false;
 
   // From the children's READY.
