@@ -5,7 +5,7 @@
 #               clang ASan+UBSan build, the ipc tests and the fuzz smoke runs
 # Both install missing Debian packages first (idempotent).
 
-.PHONY: all deps build test test-default test-asan demo bench fuzz format clean
+.PHONY: all deps build test test-default test-asan demo bench bench-worker fuzz format clean
 
 all: build
 
@@ -32,6 +32,12 @@ demo: build
 # Full benchmark run; its figures go to BENCHMARKS.md.
 bench: build
 	./build/bin/ipc_roundtrip_bench --benchmark_min_time=2
+
+# Hourglass's worker against the official TS SDK worker (BENCHMARKS.md):
+# make bench-worker BENCH_WORKER_ARGS="-n 500 --rounds 1"
+BENCH_WORKER_ARGS ?=
+bench-worker: build
+	./bench/worker_vs_ts/run.sh $(BENCH_WORKER_ARGS)
 
 # A longer fuzz run: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 300
