@@ -459,12 +459,42 @@ const LABEL = {
 
 // ------------------------------------------------------------------ client
 
-/** Sum of the side's CPU ticks (tree, with reaped children) keyed by pid. */
+const ROLE = {
+  'hourglass-super': 'supervisor',
+  'hourglass-bridg': 'bridge host',
+  'hourglass-worke': 'worker',
+  node: 'Node worker',
+};
+
+/**
+ * The side's CPU ticks: every process of its tree, own time plus the time of
+ * children it reaped (so short-lived executors, reaped by their worker,
+ * count). Also per pid, for the breakdown by role.
+ */
 function sideTicks(side) {
-  const pids = side.pids();
-  let t = 0;
-  for (const p of pids) t += cpuTicks(p, true);
-  return { ticks: t, processes: pids.length };
+  const per = new Map();
+  let ticks = 0;
+  for (const p of side.pids()) {
+    const f = statFields(p);
+    if (!f) continue;
+    const own = Number(f[11]) + Number(f[12]);
+    const reaped = Number(f[13]) + Number(f[14]);
+    per.set(p, { role: ROLE[processName(p)] || processName(p), own, reaped });
+    ticks += own + reaped;
+  }
+  return { ticks, per };
+}
+
+/** CPU ms by role over a window (reaped children of a worker: "executors"). */
+function breakdown(s0, s1) {
+  const out = {};
+  const add = (k, t) => (out[k] = (out[k] || 0) + (t * 1000) / CLK_TCK);
+  for (const [pid, e1] of s1.per) {
+    const e0 = s0.per.get(pid) || { own: 0, reaped: 0 };
+    add(e1.role, e1.own - e0.own);
+    if (e1.reaped !== e0.reaped) add(e1.role === 'worker' ? 'executors (reaped by the worker)' : `${e1.role} (reaped)`, e1.reaped - e0.reaped);
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v)]));
 }
 
 async function runBatch(client, taskQueue, workload, count, concurrency, tag) {
@@ -500,9 +530,11 @@ async function runBatch(client, taskQueue, workload, count, concurrency, tag) {
 async function measureWorkload(client, o, side, server, name, tag) {
   const workload = WORKLOADS[name](o);
   const pids0 = side.pids();
-  const c0 = { side: sideTicks(side).ticks, server: cpuTicks(server.pid, false), client: cpuTicks(process.pid, true), machine: machineTicks() };
+  const s0 = sideTicks(side);
+  const c0 = { side: s0.ticks, server: cpuTicks(server.pid, false), client: cpuTicks(process.pid, false), machine: machineTicks() };
   const m = await runBatch(client, side.taskQueue, workload, o.workflows, o.concurrency, `${tag}-${name}`);
-  const c1 = { side: sideTicks(side).ticks, server: cpuTicks(server.pid, false), client: cpuTicks(process.pid, true), machine: machineTicks() };
+  const s1 = sideTicks(side);
+  const c1 = { side: s1.ticks, server: cpuTicks(server.pid, false), client: cpuTicks(process.pid, false), machine: machineTicks() };
   const pids1 = side.pids();
   if (m.errors.length) throw new Error(`${side.name}/${name}: ${m.errors.length} workflow(s) failed; first: ${m.errors[0]}`);
   const lat = m.latencies.slice().sort((a, b) => a - b);
@@ -516,6 +548,7 @@ async function measureWorkload(client, o, side, server, name, tag) {
     max_ms: round(lat[lat.length - 1]),
     latencies: m.latencies,
     cpu_ms: { worker: round(ms('side'), 0), server: round(ms('server'), 0), client: round(ms('client'), 0) },
+    worker_cpu_ms_by_role: breakdown(s0, s1),
     cpu_ms_per_wf: {
       worker: round(ms('side') / o.workflows, 3),
       server: round(ms('server') / o.workflows, 3),
@@ -642,6 +675,12 @@ function aggregate(o, results) {
         server_cpu_ms_per_wf: round(sum('server') / n, 3),
         client_cpu_ms_per_wf: round(sum('client') / n, 3),
         per_round_wf_s: rs.map((r) => r.workflows_per_s),
+        worker_cpu_ms_per_wf_by_role: (() => {
+          const b = {};
+          for (const r of rs) for (const [k, v] of Object.entries(r.worker_cpu_ms_by_role)) b[k] = (b[k] || 0) + v;
+          return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, round(v / n, 3)]));
+        })(),
+        machine_busy: round(rs.reduce((s, r) => s + r.machine_busy, 0) / rs.length, 3),
       };
     }
     const mem = mine.map((r) => r.memory).filter(Boolean);
@@ -674,6 +713,15 @@ function report(o, agg, results, meta) {
         `| ${w} | ${LABEL[c]} | ${f(a.workflows_per_s)} | ${f(a.p50_ms)} | ${f(a.p99_ms)} | ${f(a.worker_cpu_ms_per_wf, 2)} | ` +
           `${f(a.server_cpu_ms_per_wf, 2)} | ${f(a.client_cpu_ms_per_wf, 2)} |`,
       );
+    }
+  }
+  out.push('');
+  out.push('Worker-side CPU ms per workflow by process; machine busy (of all vCPUs) during the window:');
+  for (const w of o.workloads) {
+    for (const c of o.contenders) {
+      const a = agg[c].workloads[w];
+      const parts = Object.entries(a.worker_cpu_ms_per_wf_by_role).map(([k, v]) => `${k} ${f(v, 2)}`);
+      out.push(`  ${w} / ${LABEL[c]}: ${parts.join(', ')}; machine ${f(100 * a.machine_busy, 0)} % busy`);
     }
   }
   if (o.cached > 0) {
