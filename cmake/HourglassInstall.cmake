@@ -63,7 +63,9 @@ set_target_properties(hourglass_ipc PROPERTIES EXPORT_NAME internal_ipc)
 set_target_properties(hourglass_ipc_proto PROPERTIES EXPORT_NAME internal_ipc_proto)
 set_target_properties(hourglass_temporal_proto PROPERTIES EXPORT_NAME internal_temporal_proto)
 set_target_properties(hourglass_flags PROPERTIES EXPORT_NAME internal_flags)
-install(TARGETS hourglass_sdk hourglass_ipc hourglass_ipc_proto hourglass_temporal_proto hourglass_flags
+add_library(Hourglass::testing ALIAS hourglass_testkit)
+set_target_properties(hourglass_testkit PROPERTIES EXPORT_NAME testing)
+install(TARGETS hourglass_sdk hourglass_testkit hourglass_ipc hourglass_ipc_proto hourglass_temporal_proto hourglass_flags
         EXPORT HourglassTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/workerproc/sdk/include/hourglass

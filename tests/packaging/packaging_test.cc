@@ -235,6 +235,14 @@ TEST(Packaging, InstalledSdkBuildsTheGreeterExampleWhichServesItsWorkflow) {
   const auto exit = supervisor.WaitExit(20s);
   ASSERT_TRUE(exit.has_value()) << "the supervisor outlived ctl stop\n" << supervisor.Log();
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit << "\n" << supervisor.Log();
+
+  // 6. The example's own kill-based test, built against Hourglass::testing
+  // from the installed package, run as the user would run it.
+  const std::string greeter_test = example_build + "/greeter_test";
+  ASSERT_TRUE(fs::exists(greeter_test)) << "greeter_test was not built (GTest not found?)\n"
+                                        << ReadFile(configure_log);
+  const std::string test_log = work.path() + "/greeter_test.log";
+  EXPECT_EQ(RunToEnd({greeter_test}, test_log, 120s), 0) << ReadFile(test_log);
 }
 
 }  // namespace
