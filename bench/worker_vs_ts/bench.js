@@ -52,6 +52,9 @@ const USAGE = `usage: bench.js [options]
   --contenders LIST     comma-separated, of thread,process,ts (default all three)
   --workloads LIST      comma-separated, of noop,ten (default both)
   --timer-ms MS         the "ten" workload's timer (default 50)
+  --hg-queue KEY=VALUE  extra [[queue]] setting for the Hourglass contenders, e.g.
+                        max_concurrent_workflow_tasks=40 (repeatable; default: none,
+                        the worker's defaults, as the TS worker gets the SDK's)
   --smoke               -n 20 -c 5 --warmup 5 -k 20 --rounds 1 (ctest)
   --keep-tmp            keep the temp dir (logs, dev.db)
   --json-only           print only the JSON line on stdout
@@ -62,7 +65,7 @@ function parseArgs(argv) {
     binDir: process.env.HOURGLASS_BIN_DIR || path.join(REPO, 'build', 'bin'),
     workflows: 2000, concurrency: 50, warmup: 100, cached: 500, rounds: 2,
     contenders: ['thread', 'process', 'ts'], workloads: ['noop', 'ten'], timerMs: 50,
-    keepTmp: false, jsonOnly: false, role: 'main', address: '', taskQueue: '',
+    keepTmp: false, jsonOnly: false, role: 'main', address: '', taskQueue: '', hgQueue: [],
   };
   const set = new Set();
   const int = (flag, v) => {
@@ -85,6 +88,12 @@ function parseArgs(argv) {
       case '--contenders': o.contenders = next().split(',').filter(Boolean); break;
       case '--workloads': o.workloads = next().split(',').filter(Boolean); break;
       case '--timer-ms': o.timerMs = int(a, next()); break;
+      case '--hg-queue': {
+        const v = next();
+        if (!/^[a-z_]+=\S+$/.test(v)) throw new Error(`--hg-queue takes KEY=VALUE (got ${v})`);
+        o.hgQueue.push(v.replace('=', ' = '));
+        break;
+      }
       case '--smoke': o.smoke = true; break;
       case '--keep-tmp': o.keepTmp = true; break;
       case '--json-only': o.jsonOnly = true; break;
@@ -334,6 +343,7 @@ class HourglassSide {
         '[[queue]]',
         `name = "${taskQueue}"`,
         `isolation = "${isolation}"`,
+        ...o.hgQueue,
         '',
       ].join('\n'),
     );
@@ -555,6 +565,9 @@ async function measureWorkload(client, o, side, server, name, tag) {
       client: round(ms('client') / o.workflows, 3),
     },
     machine_busy: round((c1.machine.busy - c0.machine.busy) / (c1.machine.total - c0.machine.total), 3),
+    // Busy CPU of the machine not spent by the worker side, the dev server or
+    // the client: other engineers' builds and tests.
+    other_cpu_ms: Math.max(0, round(((c1.machine.busy - c0.machine.busy) / CLK_TCK) * 1000 - ms('side') - ms('server') - ms('client'), 0)),
     processes: { start: pids0.map((p) => `${processName(p)}:${p}`), end: pids1.length },
   };
 }
@@ -681,6 +694,7 @@ function aggregate(o, results) {
           return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, round(v / n, 3)]));
         })(),
         machine_busy: round(rs.reduce((s, r) => s + r.machine_busy, 0) / rs.length, 3),
+        other_cpu_s_per_s: round(rs.reduce((s, r) => s + r.other_cpu_ms, 0) / 1000 / wall, 3),
       };
     }
     const mem = mine.map((r) => r.memory).filter(Boolean);
@@ -701,7 +715,8 @@ function report(o, agg, results, meta) {
   out.push(
     `${o.workflows} workflows per workload and contender, ${o.concurrency} in flight, ${o.rounds} round(s) ` +
       `(order alternates), +${o.warmup} warm-up; memory: ${o.cached} workflows waiting on a signal; ` +
-      `${meta.vcpus} vCPU; load average at start ${meta.loadavg_start.join(' ')}`,
+      `${meta.vcpus} vCPU; load average at start ${meta.loadavg_start.join(' ')}` +
+      (o.hgQueue.length ? `; Hourglass queues: ${o.hgQueue.join(', ')}` : ''),
   );
   out.push('');
   out.push('| workload | worker | workflows/s | p50 ms | p99 ms | worker CPU ms/wf | dev server CPU ms/wf | client CPU ms/wf |');
@@ -716,12 +731,15 @@ function report(o, agg, results, meta) {
     }
   }
   out.push('');
-  out.push('Worker-side CPU ms per workflow by process; machine busy (of all vCPUs) during the window:');
+  out.push('Worker-side CPU ms per workflow by process; machine busy (of all vCPUs) during the windows:');
   for (const w of o.workloads) {
     for (const c of o.contenders) {
       const a = agg[c].workloads[w];
       const parts = Object.entries(a.worker_cpu_ms_per_wf_by_role).map(([k, v]) => `${k} ${f(v, 2)}`);
-      out.push(`  ${w} / ${LABEL[c]}: ${parts.join(', ')}; machine ${f(100 * a.machine_busy, 0)} % busy`);
+      out.push(
+        `  ${w} / ${LABEL[c]}: ${parts.join(', ')}; machine ${f(100 * a.machine_busy, 0)} % busy, ` +
+          `of which not this benchmark ${f(a.other_cpu_s_per_s, 2)} CPU-s/s`,
+      );
     }
   }
   if (o.cached > 0) {
@@ -827,7 +845,7 @@ async function main() {
         bench: 'worker_vs_ts',
         date: new Date().toISOString(),
         ...meta,
-        options: { workflows: o.workflows, concurrency: o.concurrency, warmup: o.warmup, cached: o.cached, rounds: o.rounds, timer_ms: o.timerMs },
+        options: { workflows: o.workflows, concurrency: o.concurrency, warmup: o.warmup, cached: o.cached, rounds: o.rounds, timer_ms: o.timerMs, hg_queue: o.hgQueue },
         aggregate: agg,
         ratios,
         results,
