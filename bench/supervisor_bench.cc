@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +49,8 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  const size_t i =
+      std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
   return v[i];
 }
 
@@ -60,10 +62,9 @@ int64_t StatusField(pid_t pid, const std::string& key) {
   return -1;
 }
 
-[[noreturn]] void Fail(const std::string& why) {
-  std::fprintf(stderr, "supervisor_bench: %s\n", why.c_str());
-  std::exit(1);
-}
+// Thrown, not exit(): the destructors must stop the trees this run started
+// (a supervisor is a daemon: it does not die with its parent).
+[[noreturn]] void Fail(const std::string& why) { throw std::runtime_error(why); }
 
 // One connection to the supervisor's control socket.
 class Ctl {
@@ -80,7 +81,8 @@ class Ctl {
   }
   v1::CtlReply Call(const v1::CtlRequest& request) {
     v1::CtlReply reply;
-    if (!ipc::WriteMessage(fd_.get(), request) || !ipc::ReadMessage(fd_.get(), decoder_, reply, 60s)) {
+    if (!ipc::WriteMessage(fd_.get(), request) ||
+        !ipc::ReadMessage(fd_.get(), decoder_, reply, 60s)) {
       Fail("control socket: no reply");
     }
     return reply;
@@ -91,7 +93,8 @@ class Ctl {
     r.mutable_which_children()->set_supervisor(supervisor);
     std::map<std::string, std::pair<int, bool>> out;
     const v1::CtlReply reply = Call(r);  // kept alive: the loop reads into it
-    for (const auto& c : reply.which_children().children()) out[c.id()] = {c.pid(), c.state() == "running"};
+    for (const auto& c : reply.which_children().children())
+      out[c.id()] = {c.pid(), c.state() == "running"};
     return out;
   }
   v1::CtlStatusReply Status() {
@@ -111,9 +114,10 @@ class Tree {
   explicit Tree(int n) {
     // Intensities out of the way: the bench kills far more often than a
     // production tree would tolerate.
-    std::ofstream(dir_.path() + "/bench.toml") << "[application]\nmax_restarts = 1000\nperiod_ms = 1000\n"
-                                                  "[subsystem]\nmax_restarts = 1000\nperiod_ms = 1000\n"
-                                                  "[workers]\nmax_restarts = 1000\nperiod_ms = 1000\n";
+    std::ofstream(dir_.path() + "/bench.toml")
+        << "[application]\nmax_restarts = 1000\nperiod_ms = 1000\n"
+           "[subsystem]\nmax_restarts = 1000\nperiod_ms = 1000\n"
+           "[workers]\nmax_restarts = 1000\nperiod_ms = 1000\n";
     std::vector<std::string> argv = {testing::BinDir() + "/hourglass-supervisor",
                                      "--runtime-dir",
                                      dir_.path() + "/run",
@@ -136,10 +140,14 @@ class Tree {
     }
   }
   ~Tree() {
-    v1::CtlRequest stop;
-    stop.mutable_stop();
-    ctl_->Call(stop);
-    process_->Wait(30s);
+    try {
+      v1::CtlRequest stop;
+      stop.mutable_stop();
+      if (ctl_) ctl_->Call(stop);
+      if (process_) process_->Wait(30s);
+    } catch (const std::exception&) {
+      // Unresponsive: ChildProcess's destructor kills it.
+    }
   }
 
   Ctl& ctl() { return *ctl_; }
@@ -183,7 +191,8 @@ class Tree {
     ::kill(old, SIGKILL);
     for (;;) {
       const auto now = ctl_->Children("workers");
-      if (auto it = now.find("worker:q0"); it != now.end() && it->second.second && it->second.first != old) {
+      if (auto it = now.find("worker:q0");
+          it != now.end() && it->second.second && it->second.first != old) {
         return Ms(Clock::now() - t0);
       }
       if (Clock::now() - t0 > 30s) Fail("worker restart did not finish in 30 s");
@@ -213,7 +222,8 @@ class Direct {
     auto pair = ipc::MakeSocketPair();
     Started s;
     s.control = std::move(pair->first);
-    auto p = testing::ChildProcess::Spawn({std::move(argv), {{3, pair->second.get()}}, false, dir_.path() + "/log"});
+    auto p = testing::ChildProcess::Spawn(
+        {std::move(argv), {{3, pair->second.get()}}, false, dir_.path() + "/log"});
     if (!p) Fail("cannot spawn " + argv.front());
     s.process.emplace(std::move(*p));
     return s;
@@ -233,8 +243,8 @@ class Direct {
                   dir_.path() + "/run", "--control-fd", "3", "--log-level", "warn"});
   }
   Started Worker(const std::string& socket, const std::string& queue) {
-    return Start({testing::BinDir() + "/hourglass-workerproc", "--bridge-socket", socket, "--task-queue", queue,
-                  "--control-fd", "3", "--log-level", "warn"});
+    return Start({testing::BinDir() + "/hourglass-workerproc", "--bridge-socket", socket,
+                  "--task-queue", queue, "--control-fd", "3", "--log-level", "warn"});
   }
 
   // Bridge host, READY, then n workers, all READY: what a cascade re-does.
@@ -243,7 +253,8 @@ class Direct {
     Started bridge = Bridge();
     AwaitReady(bridge);
     std::vector<Started> workers;
-    for (int i = 0; i < n; ++i) workers.push_back(Worker(bridge.ready.socket_path(), "base-q" + std::to_string(i)));
+    for (int i = 0; i < n; ++i)
+      workers.push_back(Worker(bridge.ready.socket_path(), "base-q" + std::to_string(i)));
     for (auto& w : workers) AwaitReady(w);
     const double ms = Ms(Clock::now() - t0);
     for (auto& w : workers) w.process->Kill(SIGKILL);
@@ -285,14 +296,16 @@ std::vector<int> ParseSizes(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   const int kills = argc > 1 ? std::atoi(argv[1]) : 50;
   const std::vector<int> sizes = ParseSizes(argc > 2 ? argv[2] : "1,8,32");
 
-  std::printf("hourglass-supervisor: %d SIGKILLs per measurement; baseline = the same processes started directly\n\n",
-              kills);
-  std::printf("%-44s %4s %9s %9s %9s %10s %8s %8s\n", "measurement", "N", "p50 ms", "p99 ms", "max ms",
-              "base p50", "x p50", "x p99");
+  std::printf(
+      "hourglass-supervisor: %d SIGKILLs per measurement; baseline = the same processes started "
+      "directly\n\n",
+      kills);
+  std::printf("%-44s %4s %9s %9s %9s %10s %8s %8s\n", "measurement", "N", "p50 ms", "p99 ms",
+              "max ms", "base p50", "x p50", "x p99");
   struct Idle {
     int n;
     int64_t rss_kb;
@@ -310,8 +323,9 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < std::max(5, kills / 5); ++i) base_cascade.push_back(direct.Cascade(n));
     const double b50 = Percentile(base_cascade, 0.5);
-    std::printf("%-44s %4d %9.1f %9.1f %9.1f %10.1f %8.2f %8.2f\n", "cascade: bridge SIGKILL -> all READY", n,
-                Percentile(cascade, 0.5), Percentile(cascade, 0.99), Percentile(cascade, 1.0), b50,
+    std::printf("%-44s %4d %9.1f %9.1f %9.1f %10.1f %8.2f %8.2f\n",
+                "cascade: bridge SIGKILL -> all READY", n, Percentile(cascade, 0.5),
+                Percentile(cascade, 0.99), Percentile(cascade, 1.0), b50,
                 Percentile(cascade, 0.5) / b50, Percentile(cascade, 0.99) / b50);
     std::fflush(stdout);
 
@@ -323,8 +337,9 @@ int main(int argc, char** argv) {
       }
       const auto base = direct.WorkerRestarts(std::max(5, kills / 5));
       const double w50 = Percentile(base, 0.5);
-      std::printf("%-44s %4d %9.1f %9.1f %9.1f %10.1f %8.2f %8.2f\n", "worker SIGKILL -> replacement READY", n,
-                  Percentile(restart, 0.5), Percentile(restart, 0.99), Percentile(restart, 1.0), w50,
+      std::printf("%-44s %4d %9.1f %9.1f %9.1f %10.1f %8.2f %8.2f\n",
+                  "worker SIGKILL -> replacement READY", n, Percentile(restart, 0.5),
+                  Percentile(restart, 0.99), Percentile(restart, 1.0), w50,
                   Percentile(restart, 0.5) / w50, Percentile(restart, 0.99) / w50);
       std::fflush(stdout);
     }
@@ -333,14 +348,24 @@ int main(int argc, char** argv) {
     // watchdog tick wake the supervisor.
     std::this_thread::sleep_for(1s);
     const pid_t pid = tree.pid();
-    const int64_t before =
-        StatusField(pid, "voluntary_ctxt_switches") + StatusField(pid, "nonvoluntary_ctxt_switches");
+    const int64_t before = StatusField(pid, "voluntary_ctxt_switches") +
+                           StatusField(pid, "nonvoluntary_ctxt_switches");
     std::this_thread::sleep_for(5s);
-    const int64_t after =
-        StatusField(pid, "voluntary_ctxt_switches") + StatusField(pid, "nonvoluntary_ctxt_switches");
+    const int64_t after = StatusField(pid, "voluntary_ctxt_switches") +
+                          StatusField(pid, "nonvoluntary_ctxt_switches");
     idle.push_back({n, StatusField(pid, "VmRSS"), static_cast<double>(after - before) / 5.0});
   }
   std::printf("\n%-44s %4s %9s %14s\n", "supervisor at rest", "N", "RSS kB", "wake-ups / s");
-  for (const auto& i : idle) std::printf("%-44s %4d %9lld %14.1f\n", "", i.n, static_cast<long long>(i.rss_kb), i.wakeups);
+  for (const auto& i : idle)
+    std::printf("%-44s %4d %9lld %14.1f\n", "", i.n, static_cast<long long>(i.rss_kb), i.wakeups);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "supervisor_bench: %s\n", e.what());
+    return 1;
+  }
 }
