@@ -548,6 +548,9 @@ async function measureWorkload(client, o, side, server, name, tag) {
   const pids1 = side.pids();
   if (m.errors.length) throw new Error(`${side.name}/${name}: ${m.errors.length} workflow(s) failed; first: ${m.errors[0]}`);
   const lat = m.latencies.slice().sort((a, b) => a - b);
+  // The shape of one workflow's history (the same on both sides if they issue
+  // the same commands): events, and workflow tasks completed.
+  const history = (await client.workflow.getHandle(`${tag}-${name}-0`).fetchHistory()).events;
   const ms = (k) => ((c1[k] - c0[k]) / CLK_TCK) * 1000;
   return {
     workflows: o.workflows,
@@ -559,6 +562,8 @@ async function measureWorkload(client, o, side, server, name, tag) {
     latencies: m.latencies,
     cpu_ms: { worker: round(ms('side'), 0), server: round(ms('server'), 0), client: round(ms('client'), 0) },
     worker_cpu_ms_by_role: breakdown(s0, s1),
+    history_events: history.length,
+    workflow_tasks: history.filter((e) => e.workflowTaskCompletedEventAttributes).length,
     cpu_ms_per_wf: {
       worker: round(ms('side') / o.workflows, 3),
       server: round(ms('server') / o.workflows, 3),
@@ -694,6 +699,8 @@ function aggregate(o, results) {
           return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, round(v / n, 3)]));
         })(),
         machine_busy: round(rs.reduce((s, r) => s + r.machine_busy, 0) / rs.length, 3),
+        history_events: rs[0].history_events,
+        workflow_tasks: rs[0].workflow_tasks,
         other_cpu_s_per_s: round(rs.reduce((s, r) => s + r.other_cpu_ms, 0) / 1000 / wall, 3),
       };
     }
@@ -731,14 +738,15 @@ function report(o, agg, results, meta) {
     }
   }
   out.push('');
-  out.push('Worker-side CPU ms per workflow by process; machine busy (of all vCPUs) during the windows:');
+  out.push('Worker-side CPU ms per workflow by process; machine busy (of all vCPUs) during the windows; the history of one workflow:');
   for (const w of o.workloads) {
     for (const c of o.contenders) {
       const a = agg[c].workloads[w];
       const parts = Object.entries(a.worker_cpu_ms_per_wf_by_role).map(([k, v]) => `${k} ${f(v, 2)}`);
       out.push(
-        `  ${w} / ${LABEL[c]}: ${parts.join(', ')}; machine ${f(100 * a.machine_busy, 0)} % busy, ` +
-          `of which not this benchmark ${f(a.other_cpu_s_per_s, 2)} CPU-s/s`,
+        `  ${w} / ${LABEL[c]}: ${parts.join(', ')}; machine ${f(100 * a.machine_busy, 0)} % busy ` +
+          `(not this benchmark: ${f(a.other_cpu_s_per_s, 2)} CPU-s/s); ` +
+          `history: ${a.history_events} events, ${a.workflow_tasks} workflow tasks`,
       );
     }
   }
