@@ -22,6 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { createRequire } = require('node:module');
+const { CLK_TCK, cpuTicks, machineTicks, percentile, withTimeout } = require('../lib/proc');
 
 const HERE = __dirname;
 const REPO = path.resolve(HERE, '..', '..');
@@ -119,47 +120,6 @@ const note = (msg) => {
   if (!quiet) process.stderr.write(`[bench +${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
 };
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime+stime of a process (all its threads), in clock ticks. */
-function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state); utime is field 14, stime field 15.
-  return Number(f[11]) + Number(f[12]);
-}
-
-/** Machine-wide busy and total ticks from /proc/stat (all CPUs). */
-function machineTicks() {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal (guest* are inside user/nice)
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = v[3] + (v[4] || 0);
-  return { busy: total - idle, total };
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[idx];
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function which(cmd) {
   try {

@@ -31,6 +31,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { createRequire } = require('node:module');
+const { CLK_TCK, statFields, cpuTicks, machineTicks, percentile, withTimeout } = require('../lib/proc');
 
 const HERE = __dirname;
 const REPO = path.resolve(HERE, '..', '..');
@@ -128,31 +129,6 @@ const note = (msg) => {
 };
 const round = (x, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function statFields(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] = field 3 (state)
-  } catch {
-    return null;
-  }
-}
-
-/** utime+stime (+cutime+cstime: children it reaped) in ticks; 0 when gone. */
-function cpuTicks(pid, withChildren) {
-  const f = statFields(pid);
-  if (!f) return 0;
-  let t = Number(f[11]) + Number(f[12]);
-  if (withChildren) t += Number(f[13]) + Number(f[14]);
-  return t;
-}
 
 /** pid and every descendant, from /proc (ppid links). */
 function processTree(root) {
@@ -192,26 +168,6 @@ function rssKiB(pid) {
   }
 }
 
-function machineTicks() {
-  const v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - v[3] - (v[4] || 0), total };
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 // ---------------------------------------------------------------- workloads
 

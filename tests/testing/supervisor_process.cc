@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -309,6 +310,24 @@ CommandResult RunHourglassCli(const std::vector<std::string>& args,
   result.status = p->Wait(std::max(left, std::chrono::milliseconds(1)));
   if (result.status == -1) p->Stop(0ms);
   return result;
+}
+
+bool ExitedWith(std::optional<int> status, int code) {
+  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+std::string DescribeStatus(std::optional<int> status) {
+  if (!status) return "still running";
+  if (WIFEXITED(*status)) return "exit " + std::to_string(WEXITSTATUS(*status));
+  if (WIFSIGNALED(*status)) return std::string("killed by ") + ::strsignal(WTERMSIG(*status));
+  return "status " + std::to_string(*status);
+}
+
+std::string LastLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string last;
+  for (std::string line; std::getline(in, line);) last = line;
+  return last;
 }
 
 }  // namespace hourglass::testing

@@ -147,6 +147,12 @@ const ipc::v1::CtlRegistryEntry* FindEntry(const ipc::v1::CtlStatusReply& status
 // Whether `pid` is a live process: it exists and is not a zombie (an orphan's
 // zombie may wait for a reaper that never comes in a container).
 bool ProcessAlive(pid_t pid);
+// True when `status` (a wait status) is a normal exit with `code`.
+bool ExitedWith(std::optional<int> status, int code);
+// "exit 3", "killed by Killed", or "still running" for nothing.
+std::string DescribeStatus(std::optional<int> status);
+// The last line of a file (a CLI's one-line error on its stderr).
+std::string LastLine(const std::string& path);
 // Whether any live process is in process group `pgid`.
 bool ProcessGroupAlive(pid_t pgid);
 // Every live descendant of `pid`, from /proc.

@@ -29,6 +29,7 @@ namespace v1 = ipc::v1;
 using json = nlohmann::json;
 using testing::FindEntry;
 using testing::FindNode;
+using testing::LastLine;
 using testing::ProcessAlive;
 using testing::RunHourglassCli;
 using testing::SupervisorOptions;
@@ -55,13 +56,6 @@ std::vector<v1::CtlNode> Executors(const v1::CtlStatusReply& s) {
     if (n.parent() == "executors") out.push_back(n);
   }
   return out;
-}
-
-std::string LastLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string last;
-  for (std::string line; std::getline(in, line);) last = line;
-  return last;
 }
 
 class ExecutorsIntegrationTest : public ::testing::Test {

@@ -41,8 +41,11 @@ using namespace std::chrono_literals;
 namespace v1 = ipc::v1;
 using json = nlohmann::json;
 using testing::CtlConnection;
+using testing::DescribeStatus;
+using testing::ExitedWith;
 using testing::FindEntry;
 using testing::FindNode;
+using testing::LastLine;
 using testing::ProcessAlive;
 using testing::ProcessGroupAlive;
 using testing::RunHourglassCli;
@@ -100,25 +103,6 @@ v1::CtlRequest RestartRequest(const std::string& id) {
 
 std::string Describe(const std::optional<v1::CtlReply>& r) {
   return r ? r->ShortDebugString() : std::string("<no reply>");
-}
-
-bool ExitedWith(std::optional<int> status, int code) {
-  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
-}
-
-std::string DescribeStatus(std::optional<int> status) {
-  if (!status) return "still running";
-  if (WIFEXITED(*status)) return "exit " + std::to_string(WEXITSTATUS(*status));
-  if (WIFSIGNALED(*status)) return std::string("killed by ") + ::strsignal(WTERMSIG(*status));
-  return "status " + std::to_string(*status);
-}
-
-// The last line of a file (the CLI's one-line error on stderr).
-std::string LastLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string last;
-  for (std::string line; std::getline(in, line);) last = line;
-  return last;
 }
 
 class SupervisorIntegrationTest : public ::testing::Test {

@@ -39,22 +39,13 @@ using namespace std::chrono_literals;
 namespace v1 = ipc::v1;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using testing::DescribeStatus;
+using testing::ExitedWith;
 using testing::FindEntry;
 using testing::FindNode;
 using testing::RunHourglassCli;
 using testing::SupervisorOptions;
 using testing::SupervisorProcess;
-
-bool ExitedWith(std::optional<int> status, int code) {
-  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
-}
-
-std::string DescribeStatus(std::optional<int> status) {
-  if (!status) return "still running";
-  if (WIFEXITED(*status)) return "exit " + std::to_string(WEXITSTATUS(*status));
-  if (WIFSIGNALED(*status)) return std::string("killed by ") + ::strsignal(WTERMSIG(*status));
-  return "status " + std::to_string(*status);
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
