@@ -5,7 +5,7 @@
 #               clang ASan+UBSan build, the ipc tests and the fuzz smoke runs
 # Both install missing Debian packages first (idempotent).
 
-.PHONY: all deps build test test-default test-asan demo bench bench-worker fuzz format clean
+.PHONY: all deps build test test-default test-asan demo bench bench-worker chaos fuzz format clean
 
 all: build
 
@@ -38,6 +38,14 @@ bench: build
 BENCH_WORKER_ARGS ?=
 bench-worker: build
 	./bench/worker_vs_ts/run.sh $(BENCH_WORKER_ARGS)
+
+# The full chaos soak (BENCHMARKS.md, "Chaos soak"): 10,000 kitchen-sink
+# workflows over 10 minutes while processes of the tree are SIGKILLed; the
+# short run is the ctest chaos_soak_short. Another run:
+# make chaos CHAOS_ARGS="--workflows 2000 --duration-s 120 --seed 2"
+CHAOS_ARGS ?= --workflows 10000 --duration-s 600
+chaos: build
+	./build/bin/chaos_soak $(CHAOS_ARGS)
 
 # A longer fuzz run: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 300
