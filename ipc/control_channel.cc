@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "ipc/envelope.h"
+#include "ipc/failpoint.h"
 #include "ipc/unix_socket.h"
 
 namespace hourglass::ipc {
@@ -95,12 +96,11 @@ void ControlChannel::OnFrame(std::span<const uint8_t> body) {
     case v1::ControlMessage::kFailpoint: {
       v1::ControlMessage reply;
       reply.set_seq(m.seq());
-      if (handlers_.failpoint) {
-        *reply.mutable_failpoint_reply() = handlers_.failpoint(m.failpoint());
-      } else {
-        reply.mutable_failpoint_reply()->set_ok(false);
-        reply.mutable_failpoint_reply()->set_message("this process has no fault points");
-      }
+      // The process's own points (ipc/failpoint.h) unless a handler says
+      // otherwise: every child answers list/set/clear the same way.
+      *reply.mutable_failpoint_reply() = handlers_.failpoint
+                                             ? handlers_.failpoint(m.failpoint())
+                                             : failpoint::HandleCommand(m.failpoint());
       Send(reply);
       return;
     }

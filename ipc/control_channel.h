@@ -28,7 +28,8 @@ class ControlChannel : private FrameChannel::Delegate {
     std::function<void(const std::string& reason)> shutdown;
     // The supervisor is gone (EOF or error on the channel).
     std::function<void()> lost;
-    // Failpoint commands; without a handler they are refused.
+    // Failpoint commands; without a handler, the process's registered points
+    // answer them (failpoint::HandleCommand).
     std::function<v1::FailpointReply(const v1::FailpointCommand&)> failpoint;
   };
 
