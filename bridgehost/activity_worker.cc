@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridgehost/grpc_errors.h"
+#include "ipc/failpoint.h"
 
 namespace hourglass::bridgehost {
 
@@ -17,6 +18,17 @@ namespace {
 constexpr milliseconds kLocalTimeoutGrace{5000};
 constexpr milliseconds kDefaultThrottle{30000};
 constexpr milliseconds kMaxThrottle{60000};
+
+// Fault point: an activity task (start or cancel) is taken from Core, not yet
+// sent to the poller. "error" answers the poll INTERNAL; the task stays for
+// the next one.
+bool PollReplyFailpoint() {
+  return HOURGLASS_FAILPOINT("bridgehost.poll_activity_task.before_send");
+}
+ipc::Error PollReplyError() {
+  return ipc::MakeError(v1::ERROR_KIND_INTERNAL,
+                        failpoint::ErrorMessage("bridgehost.poll_activity_task.before_send"));
+}
 
 milliseconds ToMs(const google::protobuf::Duration& d) {
   return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
@@ -75,6 +87,10 @@ void ActivityWorker::Poll(ipc::Responder responder) {
     return;
   }
   if (!ready_.empty()) {
+    if (PollReplyFailpoint()) {
+      responder.ReplyError(PollReplyError());
+      return;
+    }
     v1::Response out;
     *out.mutable_poll_activity_task()->mutable_task() = ready_.front();
     // If the caller is already gone the task stays for the next poller.
@@ -167,7 +183,11 @@ void ActivityWorker::OnServerTask(wsv::PollActivityTaskQueueResponse response) {
 void ActivityWorker::Deliver(at::ActivityTask task) {
   v1::Response out;
   *out.mutable_poll_activity_task()->mutable_task() = std::move(task);
-  if (parked_.Offer(out).has_value()) return;
+  if (!parked_.empty() && PollReplyFailpoint()) {
+    parked_.AnswerAll(PollReplyError());
+  } else if (parked_.Offer(out).has_value()) {
+    return;
+  }
   ready_.push_back(std::move(*out.mutable_poll_activity_task()->mutable_task()));
 }
 
@@ -199,6 +219,14 @@ void ActivityWorker::Complete(const coresdk::ActivityTaskCompletion& completion,
     outstanding_.erase(it);
   }
   auto reply = [shared](grpc::Status st, const char* what) {
+    // Fault point: the server accepted the completion; the worker (or
+    // executor) has not been told. "error" answers it INTERNAL.
+    if (st.ok() && HOURGLASS_FAILPOINT("bridgehost.complete_activity_task.before_reply")) {
+      shared->ReplyError(ipc::MakeError(
+          v1::ERROR_KIND_INTERNAL,
+          failpoint::ErrorMessage("bridgehost.complete_activity_task.before_reply")));
+      return;
+    }
     if (st.ok()) {
       v1::Response out;
       out.mutable_complete_activity_task();

@@ -5,6 +5,7 @@
 
 #include "bridgehost/grpc_errors.h"
 #include "ipc/envelope.h"
+#include "ipc/failpoint.h"
 
 namespace hourglass::bridgehost {
 
@@ -83,6 +84,14 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
     case v1::Request::kUnregisterWorker: {
       const bool was = handles_.contains(request.unregister_worker().task_queue());
       Unregister(request.unregister_worker().task_queue(), "unregistered by its worker");
+      // Fault point: the handle is gone and its Core workers are shutting
+      // down; the worker has not been told. "error" answers it INTERNAL.
+      if (HOURGLASS_FAILPOINT("bridgehost.unregister_worker.before_reply")) {
+        responder.ReplyError(
+            ipc::MakeError(v1::ERROR_KIND_INTERNAL,
+                           failpoint::ErrorMessage("bridgehost.unregister_worker.before_reply")));
+        return;
+      }
       v1::Response out;
       out.mutable_unregister_worker()->set_was_registered(was);
       responder.Reply(std::move(out));
@@ -260,6 +269,14 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                   if (pending_registrations_.erase(queue) == 0) return;
                   if (!st.ok()) {
                     shared->ReplyError(ToIpcError(st, "DescribeNamespace"));
+                    return;
+                  }
+                  // Fault point: DescribeNamespace succeeded, the handle does
+                  // not exist yet. "error" refuses the registration INTERNAL.
+                  if (HOURGLASS_FAILPOINT("bridgehost.register_worker.before_reply")) {
+                    shared->ReplyError(ipc::MakeError(
+                        v1::ERROR_KIND_INTERNAL,
+                        failpoint::ErrorMessage("bridgehost.register_worker.before_reply")));
                     return;
                   }
                   if (!shared->Pending()) {

@@ -18,6 +18,7 @@
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
+#include "ipc/failpoint.h"
 #include "ipc/server.h"
 #include "ipc/unix_socket.h"
 
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("bridgehost"));
   spdlog::set_level(spdlog::level::from_str(log_level));
+  failpoint::ArmFromEnvironment();  // docs/fault-injection.md
 
   if (control_fd >= 0) {
     // Die with the supervisor; and if it died before this line, notice now.

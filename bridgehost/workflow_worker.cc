@@ -4,6 +4,7 @@
 
 #include "bridgehost/core/history_chunker.h"
 #include "bridgehost/grpc_errors.h"
+#include "ipc/failpoint.h"
 
 namespace hourglass::bridgehost {
 
@@ -99,6 +100,14 @@ bool WorkflowWorker::Drained() const {
 
 void WorkflowWorker::Deliver() {
   while (!ready_.empty() && !parked_.empty()) {
+    // Fault point: the activation is taken from Core, not yet sent. "error"
+    // answers the parked polls INTERNAL; the activation waits for the next.
+    if (HOURGLASS_FAILPOINT("bridgehost.poll_workflow_activation.before_send")) {
+      parked_.AnswerAll(ipc::MakeError(
+          v1::ERROR_KIND_INTERNAL,
+          failpoint::ErrorMessage("bridgehost.poll_workflow_activation.before_send")));
+      return;
+    }
     v1::Response out;
     *out.mutable_poll_workflow_activation()->mutable_activation() = ready_.front();
     // A poller that died since it parked: the activation goes to the next one.
@@ -472,6 +481,15 @@ void WorkflowWorker::Respond(RunState& run) {
                   if (it == runs_.end()) return;
                   RunState& r = *it->second;
                   r.task.reset();
+                  // Fault point: the server accepted the task's answer (its
+                  // IPC reply went out before the call); the bridge host has
+                  // not acted on it yet. "error" is handled like a refusal.
+                  if (st.ok() &&
+                      HOURGLASS_FAILPOINT("bridgehost.respond_workflow_task.after_accepted")) {
+                    st = grpc::Status(
+                        grpc::StatusCode::INTERNAL,
+                        failpoint::ErrorMessage("bridgehost.respond_workflow_task.after_accepted"));
+                  }
                   if (!st.ok()) {
                     // The server refused the task's answer: replay from the
                     // next task's full history (reference §4.2).

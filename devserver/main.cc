@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
+#include "ipc/failpoint.h"
 
 namespace {
 
@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("devserver");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
+  hourglass::failpoint::ArmFromEnvironment();  // docs/fault-injection.md
 
   // SIGTERM/SIGINT are taken synchronously by the main thread: block them
   // before any thread starts, so every thread inherits the mask.

@@ -62,14 +62,22 @@ class AsyncReactor : public grpc::ServerUnaryReactor {
 
 template <typename Req, typename Resp>
 grpc::ServerUnaryReactor* WorkflowServiceImpl::Sync(Ctx* ctx, const Req* req, Resp* resp,
-                                                    grpc::Status (Engine::*method)(const Req&, Resp*)) {
+                                                    grpc::Status (Engine::*method)(const Req&,
+                                                                                   Resp*),
+                                                    failpoint::Point* after_commit) {
   auto* reactor = ctx->DefaultReactor();
   if (auto st = CheckSize(*req); !st.ok()) {
     reactor->Finish(st);
     return reactor;
   }
-  host_.Post([req, resp, reactor, method](Engine& engine) {
-    reactor->Finish((engine.*method)(*req, resp));
+  host_.Post([req, resp, reactor, method, after_commit](Engine& engine) {
+    grpc::Status st = (engine.*method)(*req, resp);
+    // Unavailable, not internal: the caller (Core, a client) retries that,
+    // which is the point of answering a committed call with an error.
+    if (st.ok() && after_commit != nullptr && after_commit->Hit()) {
+      st = grpc::Status(grpc::StatusCode::UNAVAILABLE, failpoint::ErrorMessage(*after_commit));
+    }
+    reactor->Finish(st);
   });
   return reactor;
 }
@@ -128,7 +136,6 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::GetSearchAttributes(Ctx* ctx,
 HOURGLASS_SYNC_RPC(RegisterNamespace)
 HOURGLASS_SYNC_RPC(DescribeNamespace)
 HOURGLASS_SYNC_RPC(ListNamespaces)
-HOURGLASS_SYNC_RPC(StartWorkflowExecution)
 HOURGLASS_SYNC_RPC(SignalWorkflowExecution)
 HOURGLASS_SYNC_RPC(SignalWithStartWorkflowExecution)
 HOURGLASS_SYNC_RPC(RequestCancelWorkflowExecution)
@@ -136,11 +143,9 @@ HOURGLASS_SYNC_RPC(TerminateWorkflowExecution)
 HOURGLASS_SYNC_RPC(DescribeWorkflowExecution)
 HOURGLASS_SYNC_RPC(ListWorkflowExecutions)
 HOURGLASS_SYNC_RPC(CountWorkflowExecutions)
-HOURGLASS_SYNC_RPC(RespondWorkflowTaskCompleted)
 HOURGLASS_SYNC_RPC(RespondWorkflowTaskFailed)
 HOURGLASS_SYNC_RPC(RecordActivityTaskHeartbeat)
 HOURGLASS_SYNC_RPC(RecordActivityTaskHeartbeatById)
-HOURGLASS_SYNC_RPC(RespondActivityTaskCompleted)
 HOURGLASS_SYNC_RPC(RespondActivityTaskCompletedById)
 HOURGLASS_SYNC_RPC(RespondActivityTaskFailed)
 HOURGLASS_SYNC_RPC(RespondActivityTaskFailedById)
@@ -150,6 +155,22 @@ HOURGLASS_SYNC_RPC(RespondQueryTaskCompleted)
 HOURGLASS_SYNC_RPC(ShutdownWorker)
 HOURGLASS_SYNC_RPC(ResetStickyTaskQueue)
 
+// The same, with a fault point "devserver.<snake_name>.after_commit"
+// (docs/fault-injection.md).
+#define HOURGLASS_SYNC_RPC_AFTER_COMMIT(Name, point)                                           \
+  grpc::ServerUnaryReactor* WorkflowServiceImpl::Name(Ctx* ctx, const wsv::Name##Request* req, \
+                                                      wsv::Name##Response* resp) {             \
+    return Sync(ctx, req, resp, &Engine::Name, &HOURGLASS_FAILPOINT_OBJECT(point));            \
+  }
+
+HOURGLASS_SYNC_RPC_AFTER_COMMIT(StartWorkflowExecution,
+                                "devserver.start_workflow_execution.after_commit")
+HOURGLASS_SYNC_RPC_AFTER_COMMIT(RespondWorkflowTaskCompleted,
+                                "devserver.respond_workflow_task_completed.after_commit")
+HOURGLASS_SYNC_RPC_AFTER_COMMIT(RespondActivityTaskCompleted,
+                                "devserver.respond_activity_task_completed.after_commit")
+
+#undef HOURGLASS_SYNC_RPC_AFTER_COMMIT
 #undef HOURGLASS_SYNC_RPC
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::GetWorkflowExecutionHistory(

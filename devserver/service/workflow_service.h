@@ -10,6 +10,7 @@
 #include <string>
 
 #include "devserver/engine_host.h"
+#include "ipc/failpoint.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
 namespace hourglass::devserver {
@@ -92,9 +93,12 @@ class WorkflowServiceImpl final : public wsv::WorkflowService::CallbackService {
                                 wsv::ResetStickyTaskQueueResponse* resp) override;
 
  private:
+  // `after_commit`: a fault point reached once the engine answered OK (its
+  // transaction committed), before the reply; "error" makes it UNAVAILABLE.
   template <typename Req, typename Resp>
   Reactor* Sync(Ctx* ctx, const Req* req, Resp* resp,
-                grpc::Status (Engine::*method)(const Req&, Resp*));
+                grpc::Status (Engine::*method)(const Req&, Resp*),
+                failpoint::Point* after_commit = nullptr);
   template <typename Req, typename Resp, typename Call>
   Reactor* Async(Ctx* ctx, const Req* req, Resp* resp, Call call, bool cancellable);
 

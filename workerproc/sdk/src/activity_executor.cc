@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "ipc/failpoint.h"
 #include "workerproc/sdk/src/activity_runner.h"
 #include "workerproc/sdk/src/convert.h"
 #include "workerproc/sdk/src/registry.h"
@@ -78,6 +79,11 @@ void ActivityExecutor::RunInThread(coresdk::activity_task::ActivityTask task) {
   }
   ActivityContext ctx(MakeActivityInfo(token, task.start(), config_.task_queue), *attempt);
   auto result = RunActivity(ctx, FromProto(task.start().input()));
+  // Fault point: the attempt ran (thread executor), its completion is not
+  // reported yet. "error" turns the result into a retryable failure.
+  if (HOURGLASS_FAILPOINT("worker.activity.before_complete")) {
+    result = FailpointResult("worker.activity.before_complete");
+  }
   Report(token, std::move(result), ctx.info().activity_type + " " + ctx.info().activity_id);
   Finish(token);
 }

@@ -60,6 +60,15 @@ ActivityInfo MakeActivityInfo(const std::string& task_token, const activity_pb::
   return info;
 }
 
+result_pb::ActivityExecutionResult FailpointResult(const std::string& point) {
+  result_pb::ActivityExecutionResult result;
+  auto* f = result.mutable_failed()->mutable_failure();
+  f->set_message("failpoint " + point);
+  f->set_source(kFailureSource);
+  f->mutable_application_failure_info()->set_type("FailpointError");
+  return result;
+}
+
 result_pb::ActivityExecutionResult RunActivity(ActivityContext& ctx, const Payloads& input) {
   result_pb::ActivityExecutionResult result;
   const RegisteredActivity* activity = Registry::Global().FindActivity(ctx.info().activity_type);

@@ -47,4 +47,8 @@ ActivityInfo MakeActivityInfo(const std::string& task_token, const activity_pb::
 //    registered ones
 result_pb::ActivityExecutionResult RunActivity(ActivityContext& ctx, const Payloads& input);
 
+// A retryable failed attempt, "failpoint <name>" (type "FailpointError"): what
+// an activity fault point armed with "error" reports instead of the result.
+result_pb::ActivityExecutionResult FailpointResult(const std::string& point);
+
 }  // namespace hourglass::sdk

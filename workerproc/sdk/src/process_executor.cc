@@ -18,6 +18,7 @@
 #include "ipc/client.h"
 #include "ipc/envelope.h"
 #include "ipc/exit_codes.h"
+#include "ipc/failpoint.h"
 #include "ipc/frame.h"
 #include "ipc/unix_socket.h"
 #include "workerproc/sdk/src/activity_runner.h"
@@ -118,8 +119,23 @@ std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& conf
   // Its own session: stopping the worker's process group must not kill an
   // attempt that is meant to outlive the worker.
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  // Our environment, with our armed executor.* fault points in place of
+  // HOURGLASS_FAILPOINTS: points armed on the worker at run time reach the
+  // executors, and a one-shot point reaches one executor only.
+  const std::string env_prefix = std::string(failpoint::kEnvVar) + "=";
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!std::string_view(*e).starts_with(env_prefix)) env_strings.emplace_back(*e);
+  }
+  if (std::string armed = failpoint::HandOn("executor."); !armed.empty()) {
+    env_strings.push_back(env_prefix + armed);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, config.executable.c_str(), &actions, &attr, argv.data(), environ);
+  const int rc =
+      ::posix_spawn(&pid, config.executable.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
@@ -182,6 +198,11 @@ int RunExecutorProcess(const ExecutorConfig& config, int fd) {
 
   ActivityContext ctx(MakeActivityInfo(task.task_token(), task.start(), config.task_queue), runtime);
   auto result = RunActivity(ctx, FromProto(task.start().input()));
+  // Fault point: the attempt ran, its completion is not delivered yet.
+  // "error" turns the result into a retryable failure.
+  if (HOURGLASS_FAILPOINT("executor.activity.before_complete")) {
+    result = FailpointResult("executor.activity.before_complete");
+  }
 
   v1::Request r;
   auto* c = r.mutable_complete_activity_task();

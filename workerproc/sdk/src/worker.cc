@@ -17,6 +17,7 @@
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
+#include "ipc/failpoint.h"
 #include "ipc/unix_socket.h"
 #include "workerproc/sdk/src/activity_executor.h"
 #include "workerproc/sdk/src/bridge_link.h"
@@ -361,6 +362,7 @@ int RunWorker(const WorkerOptions& options) {
   // The worker must not die on a write to a closed socket; errors are
   // handled where they happen.
   ::signal(SIGPIPE, SIG_IGN);
+  failpoint::ArmFromEnvironment();  // docs/fault-injection.md
   Worker worker(options);
   return worker.Run();
 }
@@ -443,6 +445,7 @@ int RunWorker(int argc, char** argv) {
     // deliver the result": the attempt is not thrown away for the server to
     // retry. The supervisor's shutdown timeout, then SIGKILL, bounds it.
     ::signal(SIGTERM, SIG_IGN);
+    failpoint::ArmFromEnvironment();
     sdk::ExecutorConfig config{"", BridgeSocketFor(o), o.task_queue, o.log_level};
     // _Exit: the thread reading cancellations may still be blocked.
     FastExit(sdk::RunExecutorProcess(config, activity_fd));

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ipc/failpoint.h"
+
 namespace hourglass::sdk {
 
 WorkflowEvaluator::WorkflowEvaluator(BridgeLink& link, EvaluatorOptions options)
@@ -40,7 +42,17 @@ void WorkflowEvaluator::ThreadMain(std::shared_ptr<Busy> busy) {
       busy->run_id = activation.run_id();
       busy->started = std::chrono::steady_clock::now();
     }
-    auto completion = runs_.Activate(activation);
+    // Fault point: the activation arrived, evaluation has not begun. "error"
+    // fails the workflow task (the server retries it; the run replays).
+    cmp::WorkflowActivationCompletion completion;
+    if (HOURGLASS_FAILPOINT("worker.activation.before_evaluate")) {
+      runs_.Evict(activation.run_id());
+      completion = FailedCompletion(activation.run_id(),
+                                    failpoint::ErrorMessage("worker.activation.before_evaluate"),
+                                    "FailpointError");
+    } else {
+      completion = runs_.Activate(activation);
+    }
     {
       std::lock_guard lock(mu_);
       busy->run_id.clear();
