@@ -11,6 +11,7 @@
 #include "cli/ctl_format.h"
 #include "cli/errors.h"
 #include "ipc/blocking_frames.h"
+#include "ipc/failpoint.h"
 #include "ipc/frame.h"
 #include "ipc/unix_socket.h"
 
@@ -47,6 +48,8 @@ v1::CtlReply::KindCase ExpectedReply(v1::CtlRequest::KindCase request) {
       return v1::CtlReply::kWhichChildren;
     case v1::CtlRequest::kWhereis:
       return v1::CtlReply::kWhereis;
+    case v1::CtlRequest::kFailpoint:
+      return v1::CtlReply::kFailpoint;
     default:
       return v1::CtlReply::kDone;
   }
@@ -129,6 +132,31 @@ CtlCommand::CtlCommand(CLI::App& app) {
                        "Restart the bridge host and so every worker; returns once every kept "
                        "queue's worker is READY");
   stop_ = add("stop", "Stop the whole tree and the supervisor");
+
+  failpoint_ =
+      add("failpoint", "Arm, clear or list a child's fault points (docs/fault-injection.md)");
+  failpoint_->require_subcommand(1);
+  failpoint_->fallthrough();
+  const std::string child_help = "The child: bridgehost, devserver or worker:<queue>";
+  failpoint_set_ = failpoint_->add_subcommand("set", "Arm fault point NAME of CHILD with ACTION");
+  failpoint_set_->fallthrough();
+  failpoint_set_->add_option("child", child_id_, child_help)->required();
+  failpoint_set_->add_option("name", point_name_, "The point, as `failpoint list` shows it")
+      ->required();
+  failpoint_set_
+      ->add_option("action", action_,
+                   "crash, abort, hang, delay(MS), error or off; N*ACTION acts on the Nth hit "
+                   "only")
+      ->required();
+  failpoint_clear_ = failpoint_->add_subcommand("clear", "Disarm fault point NAME of CHILD");
+  failpoint_clear_->fallthrough();
+  failpoint_clear_->add_option("child", child_id_, child_help)->required();
+  failpoint_clear_->add_option("name", point_name_, "The point")->required();
+  failpoint_list_ = failpoint_->add_subcommand(
+      "list", "Print every fault point of CHILD with its action and hits");
+  failpoint_list_->fallthrough();
+  failpoint_list_->add_option("child", child_id_, child_help)->required();
+  failpoint_list_->add_flag("--json", json_, "Print the CtlFailpointReply as protobuf JSON");
 }
 
 std::string CtlCommand::SocketPath() const {
@@ -164,6 +192,26 @@ v1::CtlRequest CtlCommand::BuildRequest(bool* settles) const {
     request.mutable_restart()->set_child_id(child_id_);
   } else if (reload_bridge_->parsed()) {
     request.mutable_reload_bridge();
+  } else if (failpoint_->parsed()) {
+    *settles = false;
+    RequireNonEmpty(child_id_, "CHILD");
+    auto* fp = request.mutable_failpoint();
+    fp->set_child_id(child_id_);
+    auto* command = fp->mutable_command();
+    if (failpoint_list_->parsed()) {
+      command->set_op(v1::FailpointCommand::OP_LIST);
+    } else {
+      RequireNonEmpty(point_name_, "NAME");
+      command->set_name(point_name_);
+      if (failpoint_set_->parsed()) {
+        std::string error;
+        if (!failpoint::ParseAction(action_, &error)) throw UsageError(error);
+        command->set_op(v1::FailpointCommand::OP_SET);
+        command->set_action(action_);
+      } else {
+        command->set_op(v1::FailpointCommand::OP_CLEAR);
+      }
+    }
   } else {
     request.mutable_stop();
   }
@@ -268,6 +316,23 @@ int CtlCommand::Print(const v1::CtlReply& reply) const {
         return exit_code::kNotFound;
       }
       PrintLine(std::to_string(entry.pid()));
+      return exit_code::kOk;
+    }
+    case v1::CtlReply::kFailpoint: {
+      const auto& r = reply.failpoint().reply();
+      // The child refused (an unknown point): its message names the known ones.
+      if (!r.ok()) {
+        PrintError(CtlErrorLabel(v1::CTL_ERROR_KIND_INVALID_ARGUMENT),
+                   child_id_ + ": " + r.message());
+        return CtlExitCode(v1::CTL_ERROR_KIND_INVALID_ARGUMENT);
+      }
+      if (json_) {
+        PrintLine(ReplyJson(reply.failpoint()));
+      } else if (failpoint_list_->parsed()) {
+        for (const auto& line : FailpointLines(r)) PrintLine(line);
+      } else if (!r.message().empty()) {
+        PrintLine(r.message());
+      }
       return exit_code::kOk;
     }
     default:

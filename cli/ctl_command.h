@@ -1,8 +1,8 @@
 #pragma once
 
 // `hourglass ctl status | which-children | whereis | start-worker | stop-worker
-// | restart | reload-bridge | stop`: one request to hourglass-supervisor's
-// control socket (proto/hourglass/ipc/v1/ctl.proto), one reply, printed as
+// | restart | reload-bridge | stop | failpoint set|clear|list`: one request to
+// hourglass-supervisor's control socket (proto/hourglass/ipc/v1/ctl.proto), one reply, printed as
 // text or JSON (docs/cli.md). Rendering lives in cli/ctl_format.h.
 
 #include <CLI/CLI.hpp>
@@ -42,6 +42,10 @@ class CtlCommand {
   CLI::App* restart_ = nullptr;
   CLI::App* reload_bridge_ = nullptr;
   CLI::App* stop_ = nullptr;
+  CLI::App* failpoint_ = nullptr;
+  CLI::App* failpoint_set_ = nullptr;
+  CLI::App* failpoint_clear_ = nullptr;
+  CLI::App* failpoint_list_ = nullptr;
 
   std::string runtime_dir_;
   std::string socket_;
@@ -53,6 +57,8 @@ class CtlCommand {
   std::string exec_;
   std::string isolation_;
   std::vector<std::string> worker_args_;
+  std::string point_name_;
+  std::string action_;
 };
 
 }  // namespace hourglass::cli

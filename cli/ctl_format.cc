@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <iterator>
+#include <map>
 
 #include "cli/errors.h"
 
@@ -190,6 +191,25 @@ std::vector<std::string> WhichChildrenLines(const v1::CtlWhichChildrenReply& rep
                     pad(c.state(), state_width) + Pid(c.pid()));
   }
   return lines;
+}
+
+std::vector<std::string> FailpointLines(const v1::FailpointReply& reply) {
+  // Sorted: the reply's map has no order of its own.
+  std::map<std::string, std::string> points(reply.points().begin(), reply.points().end());
+  size_t name_width = 0, action_width = 0;
+  for (const auto& [name, action] : points) {
+    name_width = std::max(name_width, name.size());
+    action_width = std::max(action_width, action.size());
+  }
+  std::vector<std::string> out;
+  for (const auto& [name, action] : points) {
+    const auto hits = reply.hits().find(name);
+    std::string line = name + std::string(name_width - name.size() + 2, ' ') + action;
+    line += std::string(action_width - action.size() + 2, ' ') +
+            "hits=" + std::to_string(hits == reply.hits().end() ? 0 : hits->second);
+    out.push_back(line);
+  }
+  return out;
 }
 
 std::string ReplyJson(const google::protobuf::Message& reply) {

@@ -43,6 +43,10 @@ std::vector<std::string> StatusLines(const ipc::v1::CtlStatusReply& status);
 // aligned so `awk` and people both read them.
 std::vector<std::string> WhichChildrenLines(const ipc::v1::CtlWhichChildrenReply& reply);
 
+// `ctl failpoint list`: one line per point, sorted by name, columns name,
+// action ("off" when disarmed) and hits, aligned.
+std::vector<std::string> FailpointLines(const ipc::v1::FailpointReply& reply);
+
 // The reply as protobuf JSON with the proto field names and every primitive
 // field printed, so scripts find each key even when its value is zero. One
 // line, no trailing newline.

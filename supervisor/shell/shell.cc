@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
 #include "ipc/control_channel.h"
 #include "ipc/exit_codes.h"
+#include "ipc/failpoint.h"
 #include "ipc/unix_socket.h"
 #include "supervisor/core/hourglass_tree.h"
 #include "supervisor/process/sd_notify.h"
@@ -290,6 +292,12 @@ void Shell::DoSpawn(const std::string& id) {
   spec.id = id;
   spec.argv = command->argv;
   spec.env = command->env;
+  // Fault points armed in our environment reach the first start of each
+  // child only: a restart starts disarmed, so an armed crash fires once per
+  // child and never turns into a crash loop (docs/fault-injection.md).
+  if (records_[id].spawns > 0 && std::getenv(failpoint::kEnvVar) != nullptr) {
+    spec.env.emplace_back(failpoint::kEnvVar, "");
+  }
   spec.uid = options_.uid;
   spec.gid = options_.gid;
   records_[id].exec = spec.argv.front();
@@ -313,6 +321,14 @@ void Shell::DoSpawn(const std::string& id) {
 }
 
 void Shell::OnChildExit(const std::string& id, const core::ExitStatus& status) {
+  std::vector<uint64_t> unanswered;
+  for (const auto& [seq, w] : failpoint_waits_) {
+    if (w.child == id) unanswered.push_back(seq);
+  }
+  for (uint64_t seq : unanswered) {
+    FinishFailpoint(
+        seq, ControlSocket::Error(v1::CTL_ERROR_KIND_FAILED, id + " exited before it answered"));
+  }
   const bool bridge_lost =
       status.kind == core::ExitStatus::Kind::kExited && status.code == exit_code::kBridgeLost;
   // Only while the bridge host's own exit is still to come: once it has
@@ -476,6 +492,14 @@ void Shell::OnControlMessage(const std::string& id, const v1::ControlMessage& m)
     case v1::ControlMessage::kExecutorStarted:
       OnExecutorStarted(id, m.executor_started());
       break;
+    case v1::ControlMessage::kFailpointReply: {
+      auto it = failpoint_waits_.find(m.seq());
+      if (it == failpoint_waits_.end() || it->second.child != id) break;  // timed out already
+      v1::CtlReply reply;
+      *reply.mutable_failpoint()->mutable_reply() = m.failpoint_reply();
+      FinishFailpoint(m.seq(), reply);
+      break;
+    }
     case v1::ControlMessage::kStats: {
       for (auto& [gid, g] : gathers_) {
         auto it = g.outstanding.find(m.seq());
@@ -686,6 +710,9 @@ void Shell::OnCtlRequest(ControlSocket::ConnectionId id, const v1::CtlRequest& r
       stop_waiters_.push_back(id);
       BeginStop("ctl stop");
       return;
+    case v1::CtlRequest::kFailpoint:
+      CtlFailpoint(id, request.failpoint());
+      return;
     case v1::CtlRequest::KIND_NOT_SET:
       break;
   }
@@ -700,6 +727,9 @@ void Shell::OnCtlDisconnected(ControlSocket::ConnectionId id) {
                       stop_waiters_.end());
   for (auto it = gathers_.begin(); it != gathers_.end();) {
     it = it->second.connection == id ? gathers_.erase(it) : std::next(it);
+  }
+  for (auto it = failpoint_waits_.begin(); it != failpoint_waits_.end();) {
+    it = it->second.connection == id ? failpoint_waits_.erase(it) : std::next(it);
   }
 }
 
@@ -788,6 +818,71 @@ void Shell::FinishStatus(uint64_t gather_id) {
   s.set_cascades(cascades_);
   s.set_stopping(stopping_);
   control_.Reply(g.connection, reply);
+}
+
+void Shell::CtlFailpoint(ControlSocket::ConnectionId id, const v1::CtlFailpointRequest& r) {
+  const auto& command = r.command();
+  auto invalid = [&](const std::string& why) {
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_INVALID_ARGUMENT, why));
+  };
+  if (r.child_id().empty()) return invalid("child_id is empty");
+  if (command.op() != v1::FailpointCommand::OP_SET &&
+      command.op() != v1::FailpointCommand::OP_CLEAR &&
+      command.op() != v1::FailpointCommand::OP_LIST) {
+    return invalid("command.op must be OP_SET, OP_CLEAR or OP_LIST");
+  }
+  if (command.op() != v1::FailpointCommand::OP_LIST && command.name().empty()) {
+    return invalid("command.name is empty");
+  }
+  // Checked here too, so a bad action is refused the same way whether the
+  // child is up or not.
+  std::string error;
+  if (command.op() == v1::FailpointCommand::OP_SET &&
+      !failpoint::ParseAction(command.action(), &error)) {
+    return invalid(error);
+  }
+  auto it = children_.find(r.child_id());
+  if (it == children_.end() || !it->second->running()) {
+    std::string why = "no running child '" + r.child_id() + "'";
+    if (IsExecutor(r.child_id())) {
+      why +=
+          " with a control channel (executors have none: arm executor.* points on their "
+          "worker, which hands them on)";
+    }
+    control_.Reply(id, ControlSocket::Error(v1::CTL_ERROR_KIND_NOT_FOUND, why));
+    return;
+  }
+  v1::ControlMessage m;
+  m.set_seq(next_seq_++);
+  *m.mutable_failpoint() = command;
+  if (!it->second->SendControl(m)) {
+    control_.Reply(id,
+                   ControlSocket::Error(v1::CTL_ERROR_KIND_FAILED,
+                                        "the control channel of " + r.child_id() + " is closed"));
+    return;
+  }
+  const uint64_t seq = m.seq();
+  FailpointWait& w = failpoint_waits_[seq];
+  w.connection = id;
+  w.child = r.child_id();
+  w.timeout = loop_.AddTimer(std::chrono::seconds(2), [this, seq, child = r.child_id()] {
+    // Posted: the timer must not be destroyed from inside its own callback.
+    loop_.Post([this, seq, child] {
+      FinishFailpoint(seq,
+                      ControlSocket::Error(v1::CTL_ERROR_KIND_TIMEOUT,
+                                           child + " did not answer within 2 s (stopped? hung?)"));
+    });
+  });
+}
+
+void Shell::FinishFailpoint(uint64_t seq, const v1::CtlReply& reply) {
+  auto it = failpoint_waits_.find(seq);
+  if (it == failpoint_waits_.end()) return;
+  const ControlSocket::ConnectionId connection = it->second.connection;
+  // Destroying the timer from its own callback is what Post avoided; here
+  // the callback has returned (or never ran).
+  failpoint_waits_.erase(it);
+  control_.Reply(connection, reply);
 }
 
 v1::CtlReply Shell::CtlWhichChildren(const v1::CtlWhichChildrenRequest& r) {

@@ -108,6 +108,13 @@ class Shell : private ControlSocket::Handler {
     ipc::EventHandle timeout;
   };
 
+  // `ctl failpoint` while the child's FailpointReply is on its way.
+  struct FailpointWait {
+    ControlSocket::ConnectionId connection = 0;
+    std::string child;
+    ipc::EventHandle timeout;
+  };
+
   // Events and actions.
   void Enqueue(core::Event event);
   void Flush();
@@ -141,6 +148,9 @@ class Shell : private ControlSocket::Handler {
   void CtlStartWorker(ControlSocket::ConnectionId id, const ipc::v1::CtlStartWorkerRequest& r);
   void CtlStopWorker(ControlSocket::ConnectionId id, const ipc::v1::CtlStopWorkerRequest& r);
   void CtlRestart(ControlSocket::ConnectionId id, const std::string& child_id);
+  void CtlFailpoint(ControlSocket::ConnectionId id, const ipc::v1::CtlFailpointRequest& r);
+  // Answers the wait of `seq` with `reply`, or with `error` when unset.
+  void FinishFailpoint(uint64_t seq, const ipc::v1::CtlReply& reply);
   void AddWaiter(ControlSocket::ConnectionId id, std::string target, std::string what,
                  Clock::duration timeout, std::function<std::optional<ipc::v1::CtlReply>()> check);
   void CheckWaiters();
@@ -186,6 +196,7 @@ class Shell : private ControlSocket::Handler {
   std::vector<Waiter> waiters_;
   std::vector<ControlSocket::ConnectionId> stop_waiters_;
   std::map<uint64_t, StatsGather> gathers_;
+  std::map<uint64_t, FailpointWait> failpoint_waits_;  // by ControlMessage.seq
   uint64_t next_gather_ = 1;
   uint64_t next_seq_ = 1;
   bool stopping_ = false;

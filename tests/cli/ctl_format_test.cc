@@ -216,6 +216,18 @@ TEST(CtlFormat, UnmeasuredRssIsLeftOut) {
   EXPECT_EQ(lines[14], "            in flight: 3 activations, 1 activities; cached runs 12");
 }
 
+TEST(CtlFormat, FailpointListIsSortedAndAligned) {
+  v1::FailpointReply r;
+  r.set_ok(true);
+  (*r.mutable_points())["worker.activity.before_complete"] = "delay(300)";
+  (*r.mutable_points())["executor.activity.before_complete"] = "off";
+  (*r.mutable_hits())["worker.activity.before_complete"] = 2;
+  EXPECT_THAT(FailpointLines(r),
+              ElementsAre("executor.activity.before_complete  off         hits=0",
+                          "worker.activity.before_complete    delay(300)  hits=2"));
+  EXPECT_TRUE(FailpointLines(v1::FailpointReply()).empty());
+}
+
 TEST(CtlFormat, WhichChildrenAlignsColumns) {
   v1::CtlWhichChildrenReply reply;
   auto add = [&](const std::string& id, const std::string& kind, const std::string& state,
