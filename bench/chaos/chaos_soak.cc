@@ -113,13 +113,16 @@ struct Options {
   std::map<std::string, int> weights = {
       {"bridgehost", 2}, {"worker", 4}, {"executor", 2}, {"devserver", 1}};
   bool verbose = false;  // every kill on stdout
+  double hold_s = 0;     // on a hang, keep the tree up this long for a look
+  std::string bin_dir;   // the tree's binaries (a sanitizer build of one of them)
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "chaos_soak: " << why
             << "\nusage: chaos_soak [--workflows N] [--duration-s S] [--seed X]"
                " [--min-kill-ms MS] [--max-kill-ms MS] [--kill-tail-s S]"
-               " [--close-timeout-s S] [--task-timeout-s S] [--max-p99-ms MS]"
+               " [--close-timeout-s S] [--task-timeout-s S] [--max-p99-ms MS] [--hold-s S]"
+               " [--bin-dir DIR]"
                " [--weights bridgehost=W,worker=W,executor=W,devserver=W] [--verbose]\n";
   std::exit(2);
 }
@@ -152,6 +155,10 @@ Options ParseOptions(int argc, char** argv) {
         o.close_timeout_s = std::stod(value);
       } else if (flag == "--task-timeout-s") {
         o.task_timeout_s = std::stoi(value);
+      } else if (flag == "--bin-dir") {
+        o.bin_dir = value;
+      } else if (flag == "--hold-s") {
+        o.hold_s = std::stod(value);
       } else if (flag == "--max-p99-ms") {
         o.max_p99_ms = std::stod(value);
       } else if (flag == "--weights") {
@@ -488,8 +495,9 @@ bool Soak::StartTree() {
   dir_ = tmpl;
   kill_log_.open(dir_ + "/kills.log");
   start_log_.open(dir_ + "/starts.log");
-  sup_ = std::make_unique<SupervisorProcess>(
-      SupervisorOptions{.config_toml = TreeConfig(), .dir = dir_, .log_level = "info"});
+  SupervisorOptions options{.config_toml = TreeConfig(), .dir = dir_, .log_level = "info"};
+  if (!o_.bin_dir.empty()) options.args = {"--bin-dir", o_.bin_dir};
+  sup_ = std::make_unique<SupervisorProcess>(options);
   if (!sup_->Start()) return false;
   const auto deadline = Clock::now() + 60s;
   while (Clock::now() < deadline && !g_interrupted) {
@@ -1052,8 +1060,26 @@ int Soak::Run() {
   Verdict v;
   bool tree_alive = !sup_->Exited();
   if (!closed) {
-    std::cerr << "not every workflow closed within " << o_.close_timeout_s
-              << " s of the end of the killing\n";
+    std::cout << "HANG: not every workflow closed within " << o_.close_timeout_s
+              << " s of the end of the killing; the tree's own figures now:\n";
+    // Which side holds the stuck work: the bridge host's parked polls, each
+    // worker's poll loops, in-flight activations and cached runs.
+    if (auto s = CtlStatus(*sup_)) {
+      for (const auto& n : s->nodes()) {
+        if (n.kind() == "child" && n.has_stats()) {
+          std::cout << "  " << n.id() << " (pid " << n.pid()
+                    << "): " << n.stats().ShortDebugString() << "\n";
+        }
+      }
+    }
+    if (o_.hold_s > 0 && !sup_->Exited()) {
+      std::cout << "holding the tree for " << o_.hold_s << " s: dev server "
+                << (CtlStatus(*sup_) ? CtlStatus(*sup_)->target() : "?") << ", ctl socket "
+                << sup_->control_socket() << "\n";
+      std::cout.flush();
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(static_cast<int64_t>(o_.hold_s * 1000)));
+    }
   }
   if (tree_alive || closed) {
     g_interrupted = false;  // Verify's calls must not give up at once

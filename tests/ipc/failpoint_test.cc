@@ -153,7 +153,8 @@ TEST_F(FailpointTest, NthHitFiresOnceThenDisarms) {
   EXPECT_FALSE(HitBeta());
   EXPECT_TRUE(HitBeta());
   EXPECT_FALSE(HitBeta());
-  const PointState* p = Find(List(), "worker.test.beta");
+  const auto list = List();  // Find points into it: keep it alive
+  const PointState* p = Find(list, "worker.test.beta");
   EXPECT_EQ(p->action.kind, Kind::kOff);
   EXPECT_EQ(p->hits, 3u);
 }
