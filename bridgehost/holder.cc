@@ -151,9 +151,13 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
     }
     case v1::Request::kCompleteWorkflowActivation: {
       const auto& completion = request.complete_workflow_activation().completion();
+      // A draining worker gets the answers to the activations it handed out,
+      // and only those: the same run may meanwhile be held by the queue's new
+      // worker (after its owner's crash the server's retry went there), and
+      // that answer belongs to the new handle.
       for (auto& d : draining_) {
         if (d.task_queue == request.complete_workflow_activation().task_queue() &&
-            d.workflows->AwaitsCompletion(completion.run_id())) {
+            d.workflows->AwaitsCompletion(completion.run_id(), connection.id())) {
           d.workflows->Complete(completion, std::move(responder));
           CheckDraining();
           return;
@@ -342,9 +346,15 @@ void Holder::OnDisconnected(ipc::Connection& connection) {
     if (h.owner == connection.id()) owned.push_back(q);
   }
   for (const auto& q : owned) Unregister(q, "unregistered: its owning connection closed");
+  // Activations this connection held will never be answered, whether their
+  // worker is still registered or draining (the queue it just left is now
+  // draining): each such run is dropped, so a draining worker is done at once
+  // instead of holding the run until its grace period ends.
   for (auto& [q, h] : handles_) {
     if (h.workflows) h.workflows->OnConnectionClosed(connection.id());
   }
+  for (auto& d : draining_) d.workflows->OnConnectionClosed(connection.id());
+  if (!draining_.empty()) CheckDraining();
   for (auto it = replayers_.begin(); it != replayers_.end();) {
     if (it->second->owner() == connection.id()) {
       it->second->Shutdown();

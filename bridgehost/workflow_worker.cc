@@ -85,9 +85,11 @@ void WorkflowWorker::CancelPoll(ipc::ConnectionId connection, uint64_t request_i
   parked_.Cancel(connection, request_id);
 }
 
-bool WorkflowWorker::AwaitsCompletion(const std::string& run_id) const {
+bool WorkflowWorker::AwaitsCompletion(const std::string& run_id, ipc::ConnectionId from) const {
   auto it = runs_.find(run_id);
-  return it != runs_.end() && it->second->outstanding;
+  if (it == runs_.end() || !it->second->outstanding) return false;
+  auto holder = holders_.find(run_id);
+  return holder != holders_.end() && holder->second == from;
 }
 
 bool WorkflowWorker::Drained() const {
@@ -598,7 +600,15 @@ void WorkflowWorker::OnConnectionClosed(ipc::ConnectionId connection) {
     }
     run.evicting = false;  // re-issue through Evict, now that nothing is outstanding
     run.pending_eviction.reset();
-    Evict(run, act::RemoveFromCache::FATAL, "the activation's consumer went away");
+    // The task is failed rather than left to its timeout, so the server
+    // hands the retry to a live worker at once (a first attempt only:
+    // FailTask lets later ones time out, so code that kills its worker every
+    // time does not spin).
+    Failure failure;
+    failure.set_message("the process holding this workflow task's activation went away");
+    failure.set_source("hourglass-bridgehost");
+    FailTask(run, enums::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE, failure,
+             act::RemoveFromCache::FATAL);
   }
 }
 

@@ -46,8 +46,9 @@ class WorkflowWorker {
   void Shutdown();
 
   size_t parked_polls() const { return parked_.size(); }
-  // Whether a completion for `run_id` is awaited (an activation is out).
-  bool AwaitsCompletion(const std::string& run_id) const;
+  // Whether a completion for `run_id` is awaited from `from` (it holds the
+  // run's outstanding activation).
+  bool AwaitsCompletion(const std::string& run_id, ipc::ConnectionId from) const;
   // Nothing outstanding: no activation out, no answer to the server in flight.
   bool Drained() const;
   size_t cached_runs() const { return runs_.size(); }

@@ -111,12 +111,13 @@ class FailpointsIntegrationTest : public ::testing::Test {
     return s ? s->target() : "";
   }
 
-  void StartWorkflow(const std::string& id, const std::string& input) {
+  void StartWorkflow(const std::string& id, const std::string& input,
+                     const std::string& task_timeout_s = "2") {
     // A short workflow-task timeout: a task taken by a process that then
     // died comes back after it.
     auto r = RunHourglassCli(
         {"workflow", "start", "--target", Target(), "--task-queue", kQueue, "--type", "KitchenSink",
-         "--workflow-id", id, "--task-timeout", "2", "--input", input},
+         "--workflow-id", id, "--task-timeout", task_timeout_s, "--input", input},
         30s, sup_->dir() + "/cli.err");
     ASSERT_TRUE(r.ok()) << "workflow start " << id << ": " << r.out << " "
                         << LastLine(sup_->dir() + "/cli.err");
@@ -135,6 +136,15 @@ class FailpointsIntegrationTest : public ::testing::Test {
     if (!j.is_object()) return json();
     EXPECT_EQ(j.value("status", ""), "COMPLETED") << r.out;
     return j.value("result", json());
+  }
+
+  // `hourglass workflow history --full` of `id`, as JSON text.
+  std::string History(const std::string& id) {
+    auto r = RunHourglassCli(
+        {"workflow", "history", "--target", Target(), "--workflow-id", id, "--full"}, 30s,
+        sup_->dir() + "/cli.err");
+    EXPECT_TRUE(r.ok()) << "workflow history " << id << ": " << LastLine(sup_->dir() + "/cli.err");
+    return r.out;
   }
 
   int CountLogLines(const std::string& needle) {
@@ -233,9 +243,6 @@ TEST_F(FailpointsIntegrationTest, BridgeHostCrashAtPollReplyIsRecoveredByTheCasc
 
 // The worker dies after its activity ran, before reporting it: the server
 // retries the attempt after its timeout, on the restarted (disarmed) worker.
-// (A crash at worker.activation.before_evaluate, while an activation is
-// outstanding, exposes a bridge-host bug: the retried workflow task is taken
-// and never delivered; see the report of issue 7.)
 TEST_F(FailpointsIntegrationTest, OneShotWorkerCrashFromTheEnvironmentFiresOnce) {
   Launch(
       {"HOURGLASS_FAILPOINTS=worker.activity.before_complete=1*crash;"
@@ -250,6 +257,26 @@ TEST_F(FailpointsIntegrationTest, OneShotWorkerCrashFromTheEnvironmentFiresOnce)
   EXPECT_GE(CountLogLines("no fault point \"bridgehost.no_such_point\""), 1);
   // The restarted worker started disarmed.
   EXPECT_EQ(List(kWorker)["worker.activity.before_complete"].first, "off");
+}
+
+// DESIGN §7, "every activation gets an answer": the worker dies holding an
+// activation (its workflow code never ran). The bridge host must fail that
+// workflow task for it, or let the server's task timeout retry it, and the
+// retried task must reach the restarted worker.
+TEST_F(FailpointsIntegrationTest, WorkerCrashHoldingAnActivation_TheRetriedTaskReachesTheNewWorker) {
+  Launch({"HOURGLASS_FAILPOINTS=worker.activation.before_evaluate=1*crash"});
+  // A task timeout far beyond the test's: the retry must come from the
+  // bridge host failing the task, not from the server timing it out.
+  StartWorkflow("fp-activation-crash", ActivityThenReturn("answered"), "120");
+  EXPECT_EQ(Result("fp-activation-crash"), json("answered"));
+  EXPECT_EQ(CountLogLines("fault point worker.activation.before_evaluate fired: 1*crash"), 1);
+  EXPECT_EQ(Restarts(kWorker), 1);
+  EXPECT_EQ(Restarts("bridgehost"), 0);
+  const std::string history = History("fp-activation-crash");
+  EXPECT_NE(history.find("EVENT_TYPE_WORKFLOW_TASK_FAILED"), std::string::npos) << history;
+  EXPECT_NE(history.find("the process holding this workflow task's activation went away"),
+            std::string::npos);
+  EXPECT_EQ(history.find("EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"), std::string::npos);
 }
 
 TEST_F(FailpointsIntegrationTest, DelayIsCountedAndTheWorkflowCompletes) {
