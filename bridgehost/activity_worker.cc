@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridgehost/grpc_errors.h"
+#include "bridgehost/late_tasks.h"
 #include "ipc/failpoint.h"
 
 namespace hourglass::bridgehost {
@@ -61,8 +62,12 @@ at::ActivityTask ToCoreTask(wsv::PollActivityTaskQueueResponse& r) {
 }  // namespace
 
 ActivityWorker::ActivityWorker(Runtime& runtime, std::string ns, std::string task_queue,
-                               const v1::WorkerOptions& options)
-    : runtime_(runtime), namespace_(std::move(ns)), task_queue_(std::move(task_queue)), options_(options) {}
+                               const v1::WorkerOptions& options, LateActivityTaskSink late_tasks)
+    : runtime_(runtime),
+      namespace_(std::move(ns)),
+      task_queue_(std::move(task_queue)),
+      options_(options),
+      late_tasks_(std::move(late_tasks)) {}
 
 ActivityWorker::~ActivityWorker() {
   *alive_ = false;
@@ -130,41 +135,33 @@ void ActivityWorker::MaybePollServer() {
     AsyncMethod<wsv::PollActivityTaskQueueRequest, wsv::PollActivityTaskQueueResponse> m =
         &Async::PollActivityTaskQueue;
     auto alive = alive_;
-    auto call_id = std::make_shared<uint64_t>(0);
-    *call_id = runtime_.Call(m, std::move(req), opts,
-                                      [this, alive, call_id](grpc::Status st, wsv::PollActivityTaskQueueResponse r) {
-                                        if (!*alive) return;
-                                        --server_polls_;
-                                        server_poll_ids_.erase(*call_id);
-                                        if (!st.ok()) {
-                                          if (!shutting_down_) {
-                                            spdlog::warn("bridgehost: activity poll on {} failed: {}",
-                                                         task_queue_, st.error_message());
-                                            retry_timer_ = runtime_.loop().AddTimer(
-                                                milliseconds(1000), [this] { MaybePollServer(); });
-                                          }
-                                          return;
-                                        }
-                                        if (!r.task_token().empty()) OnServerTask(std::move(r));
-                                        MaybePollServer();
-                                      });
-    server_poll_ids_.insert(*call_id);
+    runtime_.Call(
+        m, std::move(req), opts,
+        [this, alive, late = late_tasks_](grpc::Status st, wsv::PollActivityTaskQueueResponse r) {
+          if (!*alive) {
+            // This worker is gone (late_tasks.h).
+            if (st.ok() && !r.task_token().empty()) late(std::move(r));
+            return;
+          }
+          --server_polls_;
+          if (!st.ok()) {
+            if (!shutting_down_) {
+              spdlog::warn("bridgehost: activity poll on {} failed: {}", task_queue_,
+                           st.error_message());
+              retry_timer_ =
+                  runtime_.loop().AddTimer(milliseconds(1000), [this] { MaybePollServer(); });
+            }
+            return;
+          }
+          if (!r.task_token().empty()) OnServerTask(std::move(r));
+          MaybePollServer();
+        });
   }
 }
 
 void ActivityWorker::OnServerTask(wsv::PollActivityTaskQueueResponse response) {
   if (shutting_down_) {
-    // Taken after shutdown began: hand it straight back as a retryable
-    // failure so the server retries it now instead of after its timeout.
-    wsv::RespondActivityTaskFailedRequest req;
-    req.set_namespace_(namespace_);
-    req.set_task_token(response.task_token());
-    req.set_identity(runtime_.identity());
-    req.mutable_failure()->set_message("worker shutting down");
-    req.mutable_failure()->mutable_application_failure_info()->set_type("WorkerShutdown");
-    AsyncMethod<wsv::RespondActivityTaskFailedRequest, wsv::RespondActivityTaskFailedResponse> m =
-        &Async::RespondActivityTaskFailed;
-    runtime_.Call(m, std::move(req), CallOptions{}, [](grpc::Status, wsv::RespondActivityTaskFailedResponse) {});
+    late_tasks_(std::move(response));  // late_tasks.h
     return;
   }
   const std::string token = response.task_token();
@@ -178,6 +175,10 @@ void ActivityWorker::OnServerTask(wsv::PollActivityTaskQueueResponse response) {
     });
   }
   Deliver(ToCoreTask(response));
+}
+
+void ActivityWorker::AcceptLateTask(wsv::PollActivityTaskQueueResponse task) {
+  if (!task.task_token().empty()) OnServerTask(std::move(task));
 }
 
 void ActivityWorker::Deliver(at::ActivityTask task) {
@@ -361,7 +362,7 @@ void ActivityWorker::SendHeartbeat(const std::string& token) {
 void ActivityWorker::Shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  for (uint64_t id : server_poll_ids_) runtime_.Cancel(id);
+  // Server polls are not cancelled (late_tasks.h): they run out.
   retry_timer_.Reset();
   parked_.AnswerAll(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "activity worker for " + task_queue_ + " shut down"));
 }

@@ -13,10 +13,11 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "bridgehost/late_tasks.h"
 #include "bridgehost/parked_polls.h"
 #include "bridgehost/runtime.h"
 #include "hourglass/ipc/v1/ipc.pb.h"
@@ -29,7 +30,7 @@ namespace hourglass::bridgehost {
 class ActivityWorker {
  public:
   ActivityWorker(Runtime& runtime, std::string ns, std::string task_queue,
-                 const ipc::v1::WorkerOptions& options);
+                 const ipc::v1::WorkerOptions& options, LateActivityTaskSink late_tasks);
   ~ActivityWorker();
 
   // Parks until a task (start or cancel) is ready, or the worker shuts down.
@@ -38,8 +39,11 @@ class ActivityWorker {
   void CancelPoll(ipc::ConnectionId connection, uint64_t request_id);
   void Complete(const coresdk::ActivityTaskCompletion& completion, ipc::Responder responder);
   void Heartbeat(const coresdk::ActivityHeartbeat& heartbeat, ipc::Responder responder);
-  // Stops polling the server and answers parked polls SHUTDOWN.
+  // Stops polling the server and answers parked polls SHUTDOWN. Server polls
+  // in flight run out; what they bring goes to the late-task sink.
   void Shutdown();
+  // A task another (shut down) worker of this queue polled (late_tasks.h).
+  void AcceptLateTask(wsv::PollActivityTaskQueueResponse task);
 
   size_t parked_polls() const { return parked_.size(); }
   size_t outstanding() const { return outstanding_.size(); }
@@ -70,9 +74,9 @@ class ActivityWorker {
   std::string namespace_;
   std::string task_queue_;
   ipc::v1::WorkerOptions options_;
+  LateActivityTaskSink late_tasks_;
   bool shutting_down_ = false;
   int server_polls_ = 0;
-  std::set<uint64_t> server_poll_ids_;  // Runtime call ids, for Shutdown()
   ipc::EventHandle retry_timer_;
   ParkedPolls parked_;
   std::deque<coresdk::activity_task::ActivityTask> ready_;

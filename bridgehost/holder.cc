@@ -12,7 +12,11 @@ namespace hourglass::bridgehost {
 namespace v1 = ::hourglass::ipc::v1;
 using Async = wsv::WorkflowService::StubInterface::async_interface;
 
-Holder::Holder(Runtime& runtime) : runtime_(runtime), client_(runtime) {}
+// How long a late task waits for its queue to register again.
+constexpr std::chrono::milliseconds kOrphanedTaskGrace{2000};
+
+Holder::Holder(Runtime& runtime)
+    : runtime_(runtime), client_(runtime), orphaned_(runtime, kOrphanedTaskGrace) {}
 
 Holder::~Holder() {
   *alive_ = false;
@@ -292,14 +296,63 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                   h.task_queue = queue;
                   h.options = options;
                   h.owner = owner;
-                  h.activities = std::make_unique<ActivityWorker>(runtime_, options.namespace_(), queue, options);
-                  h.workflows = std::make_unique<WorkflowWorker>(runtime_, options.namespace_(), queue, options);
+                  h.activities = std::make_unique<ActivityWorker>(
+                      runtime_, options.namespace_(), queue, options,
+                      LateActivityTasks(queue, options.namespace_()));
+                  h.workflows = std::make_unique<WorkflowWorker>(
+                      runtime_, options.namespace_(), queue, options,
+                      LateWorkflowTasks(queue, options.namespace_()));
                   spdlog::info("bridgehost: registered task queue {} (namespace {})", queue,
                                options.namespace_());
+                  // Tasks a previous worker of this queue polled too late.
+                  for (auto& task : orphaned_.Take(queue, options.namespace_())) {
+                    if (auto* wft = std::get_if<wsv::PollWorkflowTaskQueueResponse>(&task)) {
+                      h.workflows->AcceptLateTask(std::move(*wft));
+                    } else {
+                      h.activities->AcceptLateTask(
+                          std::get<wsv::PollActivityTaskQueueResponse>(std::move(task)));
+                    }
+                  }
                   v1::Response out;
                   out.mutable_register_worker()->set_bridge_epoch(runtime_.epoch());
                   shared->Reply(std::move(out));
                 });
+}
+
+LateWorkflowTaskSink Holder::LateWorkflowTasks(const std::string& task_queue,
+                                               const std::string& ns) {
+  return [this, alive = alive_, task_queue, ns](wsv::PollWorkflowTaskQueueResponse task) {
+    if (!*alive) return;
+    Handle* h = Find(task_queue);
+    if (h != nullptr && h->workflows && h->options.namespace_() == ns) {
+      spdlog::info(
+          "bridgehost: a workflow task of run {} polled by a shut-down worker of {} goes to its "
+          "current worker",
+          task.workflow_execution().run_id(), task_queue);
+      h->workflows->AcceptLateTask(std::move(task));
+      return;
+    }
+    orphaned_.Keep(task_queue, ns, std::move(task));
+    if (shutting_down_) orphaned_.HandBackAll();  // no queue registers again
+  };
+}
+
+LateActivityTaskSink Holder::LateActivityTasks(const std::string& task_queue,
+                                               const std::string& ns) {
+  return [this, alive = alive_, task_queue, ns](wsv::PollActivityTaskQueueResponse task) {
+    if (!*alive) return;
+    Handle* h = Find(task_queue);
+    if (h != nullptr && h->activities && h->options.namespace_() == ns) {
+      spdlog::info(
+          "bridgehost: an activity task polled by a shut-down worker of {} goes to its current "
+          "worker",
+          task_queue);
+      h->activities->AcceptLateTask(std::move(task));
+      return;
+    }
+    orphaned_.Keep(task_queue, ns, std::move(task));
+    if (shutting_down_) orphaned_.HandBackAll();  // no queue registers again
+  };
 }
 
 void Holder::Unregister(const std::string& task_queue, const char* why) {
@@ -366,8 +419,11 @@ void Holder::OnDisconnected(ipc::Connection& connection) {
 }
 
 void Holder::ShutdownAll() {
+  shutting_down_ = true;
   std::vector<std::string> all = registered_queues();
   for (const auto& q : all) Unregister(q, "shut down with the bridge host");
+  // No queue registers again here: another host's worker may take them.
+  orphaned_.HandBackAll();
 }
 
 bool Holder::Drained() const { return draining_.empty(); }

@@ -21,6 +21,8 @@
 
 #include "bridgehost/activity_worker.h"
 #include "bridgehost/client_requests.h"
+#include "bridgehost/late_tasks.h"
+#include "bridgehost/orphaned_tasks.h"
 #include "bridgehost/replayer.h"
 #include "bridgehost/runtime.h"
 #include "bridgehost/workflow_worker.h"
@@ -60,6 +62,10 @@ class Holder : public ipc::RequestHandler {
   void Register(ipc::Connection& connection, ipc::v1::RegisterWorkerRequest& request,
                 ipc::Responder responder);
   void Unregister(const std::string& task_queue, const char* why);
+  // Where a shut-down worker's late tasks go: the queue's current handle,
+  // else kept a moment for the queue's next registration (orphaned_tasks.h).
+  LateWorkflowTaskSink LateWorkflowTasks(const std::string& task_queue, const std::string& ns);
+  LateActivityTaskSink LateActivityTasks(const std::string& task_queue, const std::string& ns);
   Handle* Find(const std::string& task_queue);
   void ReplyRuntimeInfo(ipc::Responder& responder);
   void HandleReplayer(ipc::Connection& connection, ipc::v1::Request& request, ipc::Responder responder);
@@ -74,6 +80,8 @@ class Holder : public ipc::RequestHandler {
   ipc::EventHandle drain_check_;
   void CheckDraining();
   std::set<std::string> pending_registrations_;
+  OrphanedTasks orphaned_;
+  bool shutting_down_ = false;  // ShutdownAll() was called
   std::map<uint64_t, std::unique_ptr<Replayer>> replayers_;
   uint64_t next_replayer_id_ = 1;
   std::function<size_t()> connection_count_;

@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
     spdlog::info("bridgehost: stopping ({})", why);
     exit_code = code;
     holder.ShutdownAll();
+    runtime.CancelLongPolls();
     server.Stop();
     runtime.CancelConnect();
     drain_deadline = std::chrono::steady_clock::now() + grace;

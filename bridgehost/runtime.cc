@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
 namespace hourglass::bridgehost {
 namespace {
@@ -118,6 +119,15 @@ void Runtime::Cancel(uint64_t call_id) {
   if (!live_calls_.contains(call_id)) return;
   cancelled_.insert(call_id);
   if (auto it = contexts_.find(call_id); it != contexts_.end()) it->second->TryCancel();
+}
+
+void Runtime::CancelLongPolls() {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(contexts_mu_);
+    ids.assign(long_polls_.begin(), long_polls_.end());
+  }
+  for (uint64_t id : ids) Cancel(id);
 }
 
 void Runtime::CancelAll() {

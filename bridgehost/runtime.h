@@ -87,6 +87,9 @@ class Runtime {
   void Cancel(uint64_t call_id);
   // Cancels every call in flight.
   void CancelAll();
+  // Cancels every long poll in flight (the bridge host is stopping: polls a
+  // shut-down worker left running must not hold its exit). Loop thread only.
+  void CancelLongPolls();
   // Calls not yet finished (retries included) and not cancelled: what a
   // graceful stop waits for.
   size_t live_calls() {
@@ -122,6 +125,7 @@ class Runtime {
   std::unordered_map<uint64_t, grpc::ClientContext*> contexts_;
   std::unordered_set<uint64_t> cancelled_;
   std::unordered_set<uint64_t> live_calls_;
+  std::unordered_set<uint64_t> long_polls_;
   uint64_t next_call_id_ = 1;
   // Posted completions check this before touching the Runtime.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -156,6 +160,7 @@ uint64_t Runtime::Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> 
   {
     std::lock_guard<std::mutex> lock(contexts_mu_);
     live_calls_.insert(state->call_id);
+    if (options.long_poll) long_polls_.insert(state->call_id);
   }
   state->method = method;
   state->request = std::move(request);
@@ -206,6 +211,7 @@ uint64_t Runtime::Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> 
               std::lock_guard<std::mutex> lock(contexts_mu_);
               cancelled_.erase(state->call_id);
               live_calls_.erase(state->call_id);
+              long_polls_.erase(state->call_id);
             }
             finish(status, std::move(response));
           });

@@ -4,6 +4,7 @@
 
 #include "bridgehost/core/history_chunker.h"
 #include "bridgehost/grpc_errors.h"
+#include "bridgehost/late_tasks.h"
 #include "ipc/failpoint.h"
 
 namespace hourglass::bridgehost {
@@ -54,8 +55,16 @@ struct WorkflowWorker::RunState {
 };
 
 WorkflowWorker::WorkflowWorker(Runtime& runtime, std::string ns, std::string task_queue,
-                               const v1::WorkerOptions& options)
-    : runtime_(runtime), namespace_(std::move(ns)), task_queue_(std::move(task_queue)), options_(options) {}
+                               const v1::WorkerOptions& options, LateWorkflowTaskSink late_tasks)
+    : runtime_(runtime),
+      namespace_(std::move(ns)),
+      task_queue_(std::move(task_queue)),
+      options_(options),
+      late_tasks_(std::move(late_tasks)) {}
+
+std::string WorkflowWorker::Identity() const {
+  return options_.identity().empty() ? runtime_.identity() : options_.identity();
+}
 
 uint32_t WorkflowWorker::CacheCapacity() const {
   if (!options_.has_max_cached_workflows()) return kDefaultMaxCachedWorkflows;
@@ -137,7 +146,7 @@ void WorkflowWorker::MaybePollServer() {
     req.set_namespace_(namespace_);
     req.mutable_task_queue()->set_name(task_queue_);
     req.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
-    req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+    req.set_identity(Identity());
     CallOptions opts;
     opts.long_poll = true;
     opts.timeout = std::chrono::milliseconds(70000);
@@ -145,36 +154,41 @@ void WorkflowWorker::MaybePollServer() {
     AsyncMethod<wsv::PollWorkflowTaskQueueRequest, wsv::PollWorkflowTaskQueueResponse> m =
         &Async::PollWorkflowTaskQueue;
     auto alive = alive_;
-    auto call_id = std::make_shared<uint64_t>(0);
-    *call_id = runtime_.Call(m, std::move(req), opts,
-                             [this, alive, call_id](grpc::Status st, wsv::PollWorkflowTaskQueueResponse r) {
-                               if (!*alive) return;
-                               --server_polls_;
-                               server_poll_ids_.erase(*call_id);
-                               if (!st.ok()) {
-                                 if (!shutting_down_) {
-                                   spdlog::warn("bridgehost: workflow poll on {} failed: {}", task_queue_,
-                                                st.error_message());
-                                   retry_timer_ = runtime_.loop().AddTimer(std::chrono::milliseconds(1000),
-                                                                           [this] { MaybePollServer(); });
-                                 }
-                                 return;
-                               }
-                               // An empty response is a poll timeout; a task
-                               // must carry what Core requires (reference §6).
-                               if (!r.task_token().empty() && r.has_workflow_execution() && r.has_history()) {
-                                 OnTask(std::move(r));
-                               }
-                               MaybePollServer();
-                             });
-    server_poll_ids_.insert(*call_id);
+    runtime_.Call(
+        m, std::move(req), opts,
+        [this, alive, late = late_tasks_](grpc::Status st, wsv::PollWorkflowTaskQueueResponse r) {
+          if (!*alive) {
+            // This worker is gone (late_tasks.h).
+            if (st.ok() && !r.task_token().empty()) late(std::move(r));
+            return;
+          }
+          --server_polls_;
+          if (!st.ok()) {
+            if (!shutting_down_) {
+              spdlog::warn("bridgehost: workflow poll on {} failed: {}", task_queue_,
+                           st.error_message());
+              retry_timer_ = runtime_.loop().AddTimer(std::chrono::milliseconds(1000),
+                                                      [this] { MaybePollServer(); });
+            }
+            return;
+          }
+          // An empty response is a poll timeout; a task
+          // must carry what Core requires (reference §6).
+          if (!r.task_token().empty() && r.has_workflow_execution() && r.has_history()) {
+            OnTask(std::move(r));
+          }
+          MaybePollServer();
+        });
   }
 }
 
 // --- tasks -----------------------------------------------------------------------
 
 void WorkflowWorker::OnTask(wsv::PollWorkflowTaskQueueResponse task) {
-  if (shutting_down_) return;  // the server re-dispatches after its timeout
+  if (shutting_down_) {
+    late_tasks_(std::move(task));  // late_tasks.h
+    return;
+  }
   if (!task.next_page_token().empty()) {
     auto shared = std::make_shared<wsv::PollWorkflowTaskQueueResponse>(std::move(task));
     const std::string token = shared->next_page_token();
@@ -460,7 +474,7 @@ void WorkflowWorker::Respond(RunState& run) {
   wsv::RespondWorkflowTaskCompletedRequest req;
   req.set_namespace_(namespace_);
   req.set_task_token(task.task_token());
-  req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+  req.set_identity(Identity());
   for (auto& c : run.machines->CommandsToSend()) *req.add_commands() = std::move(c);
   *req.mutable_query_results() = run.query_results;
   if (runtime_.system_info().capabilities().sdk_metadata()) {
@@ -532,7 +546,7 @@ void WorkflowWorker::FailTask(RunState& run, enums::WorkflowTaskFailedCause caus
   req.set_task_token(run.task->task_token());
   req.set_cause(cause);
   *req.mutable_failure() = failure;
-  req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+  req.set_identity(Identity());
   // The run takes no new work from now on; its eviction goes out once the
   // server has the failure, so the two are seen in that order.
   run.task.reset();
@@ -574,6 +588,11 @@ void WorkflowWorker::IssueEviction(RunState& run, act::RemoveFromCache::Eviction
   }
   run.eviction_issued = true;
   Issue(run, std::move(a));
+}
+
+void WorkflowWorker::AcceptLateTask(wsv::PollWorkflowTaskQueueResponse task) {
+  if (task.task_token().empty() || !task.has_workflow_execution() || !task.has_history()) return;
+  OnTask(std::move(task));
 }
 
 void WorkflowWorker::RequestEviction(const std::string& run_id, const std::string& reason) {
@@ -657,14 +676,14 @@ void WorkflowWorker::ProcessNext(RunState& run) {
 void WorkflowWorker::Shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  for (uint64_t id : server_poll_ids_) runtime_.Cancel(id);
+  // Server polls are not cancelled (late_tasks.h): they run out.
   retry_timer_.Reset();
   parked_.AnswerAll(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "workflow worker for " + task_queue_ + " shut down"));
   if (!*alive_) return;  // being destroyed: no new calls
   // Tell the server this worker is gone (no retries, as Core does).
   wsv::ShutdownWorkerRequest req;
   req.set_namespace_(namespace_);
-  req.set_identity(options_.identity().empty() ? runtime_.identity() : options_.identity());
+  req.set_identity(Identity());
   req.set_reason("graceful shutdown");
   CallOptions opts;
   opts.max_attempts = 1;

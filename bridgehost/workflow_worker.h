@@ -21,6 +21,7 @@
 #include <string>
 
 #include "bridgehost/core/workflow_machines.h"
+#include "bridgehost/late_tasks.h"
 #include "bridgehost/parked_polls.h"
 #include "bridgehost/runtime.h"
 #include "hourglass/ipc/v1/ipc.pb.h"
@@ -31,7 +32,7 @@ namespace hourglass::bridgehost {
 class WorkflowWorker {
  public:
   WorkflowWorker(Runtime& runtime, std::string ns, std::string task_queue,
-                 const ipc::v1::WorkerOptions& options);
+                 const ipc::v1::WorkerOptions& options, LateWorkflowTaskSink late_tasks);
   ~WorkflowWorker();
 
   void Poll(ipc::Responder responder);
@@ -39,10 +40,13 @@ class WorkflowWorker {
   void Complete(const coresdk::workflow_completion::WorkflowActivationCompletion& completion,
                 ipc::Responder responder);
   void RequestEviction(const std::string& run_id, const std::string& reason);
+  // A task another (shut down) worker of this queue polled (late_tasks.h).
+  void AcceptLateTask(wsv::PollWorkflowTaskQueueResponse task);
   // A connection closed: activations it held will never be answered, so
   // their runs are evicted (the next workflow task replays them).
   void OnConnectionClosed(ipc::ConnectionId connection);
-  // Stops polling; parked polls are answered SHUTDOWN.
+  // Stops polling; parked polls are answered SHUTDOWN. Server polls in
+  // flight run out; what they bring goes to the late-task sink.
   void Shutdown();
 
   size_t parked_polls() const { return parked_.size(); }
@@ -79,15 +83,17 @@ class WorkflowWorker {
   void MakeRoom();
   void ProcessNext(RunState& run);
   uint32_t CacheCapacity() const;
+  // The identity the server sees on this worker's calls.
+  std::string Identity() const;
 
   Runtime& runtime_;
   std::string namespace_;
   std::string task_queue_;
   ipc::v1::WorkerOptions options_;
+  LateWorkflowTaskSink late_tasks_;
   bool shutting_down_ = false;
   int server_polls_ = 0;
   int responses_in_flight_ = 0;
-  std::set<uint64_t> server_poll_ids_;
   ipc::EventHandle retry_timer_;
   ParkedPolls parked_;
   // Activations ready for a poller, in order.

@@ -426,6 +426,13 @@ void Engine::MatchQueue(const QueueKey& key) {
       q.waiters.pop_front();
       continue;
     }
+    // A caller whose poll was cancelled, with the cancellation not yet
+    // processed here: a task handed to it would be lost until its timeout.
+    if (wit->second->gone && wit->second->gone()) {
+      q.waiters.pop_front();
+      CancelWaiter(wid);
+      continue;
+    }
     QueuedTask task = std::move(q.backlog.front());
     q.backlog.pop_front();
     bool dispatched;

@@ -48,6 +48,9 @@ class SystemClock : public Clock {
 
 template <typename Response>
 using Done = std::function<void(grpc::Status, Response)>;
+// Whether a long poll's caller has gone (its call was cancelled). Called on
+// the engine thread just before a task would be handed to it; may be empty.
+using PollerGone = std::function<bool()>;
 
 struct EngineOptions {
   std::vector<std::string> namespaces;  // created at boot if missing ("default" always)
@@ -115,7 +118,8 @@ class Engine {
 
   // Workflow tasks. Polls return a waiter id for CancelWaiter().
   uint64_t PollWorkflowTaskQueue(const wsv::PollWorkflowTaskQueueRequest& req, int64_t deadline_ms,
-                                 Done<wsv::PollWorkflowTaskQueueResponse> done);
+                                 Done<wsv::PollWorkflowTaskQueueResponse> done,
+                                 PollerGone gone = {});
   grpc::Status RespondWorkflowTaskCompleted(const wsv::RespondWorkflowTaskCompletedRequest& req,
                                             wsv::RespondWorkflowTaskCompletedResponse* resp);
   grpc::Status RespondWorkflowTaskFailed(const wsv::RespondWorkflowTaskFailedRequest& req,
@@ -123,7 +127,8 @@ class Engine {
 
   // Activity tasks
   uint64_t PollActivityTaskQueue(const wsv::PollActivityTaskQueueRequest& req, int64_t deadline_ms,
-                                 Done<wsv::PollActivityTaskQueueResponse> done);
+                                 Done<wsv::PollActivityTaskQueueResponse> done,
+                                 PollerGone gone = {});
   grpc::Status RecordActivityTaskHeartbeat(const wsv::RecordActivityTaskHeartbeatRequest& req,
                                            wsv::RecordActivityTaskHeartbeatResponse* resp);
   grpc::Status RecordActivityTaskHeartbeatById(

@@ -61,7 +61,8 @@ void Engine::ArmActivityAttemptTimers(const Run& run, const v1::ActivityInfo& ai
 
 uint64_t Engine::PollActivityTaskQueue(const wsv::PollActivityTaskQueueRequest& req,
                                        int64_t deadline_ms,
-                                       Done<wsv::PollActivityTaskQueueResponse> done) {
+                                       Done<wsv::PollActivityTaskQueueResponse> done,
+                                       PollerGone gone) {
   now_ = clock_.NowMs();
   if (auto st = CheckPoll(req.namespace_(), req.task_queue().name()); !st.ok()) {
     done(st, {});
@@ -71,6 +72,7 @@ uint64_t Engine::PollActivityTaskQueue(const wsv::PollActivityTaskQueueRequest& 
   waiter->key = {req.namespace_(), req.task_queue().name(), TaskType::kActivity};
   waiter->identity = req.identity();
   waiter->activity_done = std::move(done);
+  waiter->gone = std::move(gone);
   return Park(std::move(waiter), deadline_ms);
 }
 

@@ -35,6 +35,7 @@ struct Engine::Waiter {
   std::string identity;
   Done<wsv::PollWorkflowTaskQueueResponse> workflow_done;
   Done<wsv::PollActivityTaskQueueResponse> activity_done;
+  PollerGone gone;
 };
 
 struct Engine::HistoryWaiter {

@@ -68,7 +68,8 @@ grpc::Status Engine::ParseTaskToken(const std::string& bytes, v1::TokenKind kind
 
 uint64_t Engine::PollWorkflowTaskQueue(const wsv::PollWorkflowTaskQueueRequest& req,
                                        int64_t deadline_ms,
-                                       Done<wsv::PollWorkflowTaskQueueResponse> done) {
+                                       Done<wsv::PollWorkflowTaskQueueResponse> done,
+                                       PollerGone gone) {
   now_ = clock_.NowMs();
   if (auto st = CheckPoll(req.namespace_(), req.task_queue().name()); !st.ok()) {
     done(st, {});
@@ -80,6 +81,7 @@ uint64_t Engine::PollWorkflowTaskQueue(const wsv::PollWorkflowTaskQueueRequest& 
   waiter->key = {req.namespace_(), req.task_queue().name(), TaskType::kWorkflow};
   waiter->identity = req.identity();
   waiter->workflow_done = std::move(done);
+  waiter->gone = std::move(gone);
   return Park(std::move(waiter), deadline_ms);
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -34,6 +35,8 @@ grpc::Status CheckSize(const Req& req) {
 struct AsyncState {
   bool finished = false;  // engine thread only
   uint64_t waiter_id = 0;
+  // Set by gRPC's thread at once, before the cancellation reaches the engine.
+  std::atomic<bool> cancelled{false};
 };
 
 class AsyncReactor : public grpc::ServerUnaryReactor {
@@ -43,6 +46,7 @@ class AsyncReactor : public grpc::ServerUnaryReactor {
 
   void OnCancel() override {
     if (!cancellable_) return;
+    state_->cancelled.store(true, std::memory_order_relaxed);
     auto state = state_;
     host_.Post([state](Engine& engine) {
       if (!state->finished && state->waiter_id != 0) engine.CancelWaiter(state->waiter_id);
@@ -93,11 +97,13 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::Async(Ctx* ctx, const Req* req, R
   const int64_t deadline = DeadlineMs(ctx);
   auto state = reactor->state();
   host_.Post([req, resp, reactor, state, deadline, call](Engine& engine) {
-    const uint64_t id = call(engine, *req, deadline, [reactor, resp, state](grpc::Status st, Resp r) {
+    auto done = [reactor, resp, state](grpc::Status st, Resp r) {
       state->finished = true;
       *resp = std::move(r);
       reactor->Finish(st);
-    });
+    };
+    auto gone = [state] { return state->cancelled.load(std::memory_order_relaxed); };
+    const uint64_t id = call(engine, *req, deadline, std::move(done), std::move(gone));
     state->waiter_id = id;
   });
   return reactor;
@@ -179,7 +185,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::GetWorkflowExecutionHistory(
   return Async(
       ctx, req, resp,
       [](Engine& e, const wsv::GetWorkflowExecutionHistoryRequest& r, int64_t deadline,
-         Done<wsv::GetWorkflowExecutionHistoryResponse> done) {
+         Done<wsv::GetWorkflowExecutionHistoryResponse> done, PollerGone /*not a task poll*/) {
         e.GetWorkflowExecutionHistory(r, deadline, std::move(done));
         return uint64_t{0};
       },
@@ -191,8 +197,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PollWorkflowTaskQueue(
   return Async(
       ctx, req, resp,
       [](Engine& e, const wsv::PollWorkflowTaskQueueRequest& r, int64_t deadline,
-         Done<wsv::PollWorkflowTaskQueueResponse> done) {
-        return e.PollWorkflowTaskQueue(r, deadline, std::move(done));
+         Done<wsv::PollWorkflowTaskQueueResponse> done, PollerGone gone) {
+        return e.PollWorkflowTaskQueue(r, deadline, std::move(done), std::move(gone));
       },
       /*cancellable=*/true);
 }
@@ -202,8 +208,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PollActivityTaskQueue(
   return Async(
       ctx, req, resp,
       [](Engine& e, const wsv::PollActivityTaskQueueRequest& r, int64_t deadline,
-         Done<wsv::PollActivityTaskQueueResponse> done) {
-        return e.PollActivityTaskQueue(r, deadline, std::move(done));
+         Done<wsv::PollActivityTaskQueueResponse> done, PollerGone gone) {
+        return e.PollActivityTaskQueue(r, deadline, std::move(done), std::move(gone));
       },
       /*cancellable=*/true);
 }
@@ -213,7 +219,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::QueryWorkflow(Ctx* ctx, const wsv
   return Async(
       ctx, req, resp,
       [](Engine& e, const wsv::QueryWorkflowRequest& r, int64_t deadline,
-         Done<wsv::QueryWorkflowResponse> done) {
+         Done<wsv::QueryWorkflowResponse> done, PollerGone /*not a task poll*/) {
         e.QueryWorkflow(r, deadline, std::move(done));
         return uint64_t{0};
       },

@@ -163,6 +163,36 @@ TEST_F(EngineTest, Start_HistoryIsStartedScheduledThenCompletes) {
   EXPECT_EQ(engine_->open_runs(), 0u);
 }
 
+// A poll whose call was cancelled, before the engine processed the
+// cancellation: the task goes to the next poller instead of being started
+// for nobody (and lost until its timeout).
+TEST_F(EngineTest, Poll_CancelledCallerIsSkippedAndTheTaskGoesToTheNextPoller) {
+  wsv::PollWorkflowTaskQueueRequest req;
+  req.set_namespace_("default");
+  req.mutable_task_queue()->set_name("q");
+  bool gone = false;
+  std::optional<grpc::Status> first;
+  engine_->PollWorkflowTaskQueue(
+      req, 0,
+      [&](grpc::Status st, wsv::PollWorkflowTaskQueueResponse r) {
+        EXPECT_TRUE(r.task_token().empty());
+        first = st;
+      },
+      [&] { return gone; });
+  std::optional<wsv::PollWorkflowTaskQueueResponse> second;
+  const uint64_t second_id = engine_->PollWorkflowTaskQueue(
+      req, 0, [&](grpc::Status st, wsv::PollWorkflowTaskQueueResponse r) {
+        if (st.ok()) second = std::move(r);
+      });
+  gone = true;
+  Start("wf-gone");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(second.has_value()) << "the task did not reach the live poller";
+  EXPECT_EQ(second->workflow_execution().workflow_id(), "wf-gone");
+  if (!second) engine_->CancelWaiter(second_id);
+}
+
 TEST_F(EngineTest, Start_SameRequestIdReturnsTheSameRun) {
   const std::string first = Start("w", "req-1");
   EXPECT_EQ(Start("w", "req-1"), first);
