@@ -279,6 +279,8 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                     shared->ReplyError(ToIpcError(st, "DescribeNamespace"));
                     return;
                   }
+                  // (docs/fault-injection.md shows this region.)
+                  // [START failpoint-call-site]
                   // Fault point: DescribeNamespace succeeded, the handle does
                   // not exist yet. "error" refuses the registration INTERNAL.
                   if (HOURGLASS_FAILPOINT("bridgehost.register_worker.before_reply")) {
@@ -287,6 +289,7 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                         failpoint::ErrorMessage("bridgehost.register_worker.before_reply")));
                     return;
                   }
+                  // [END failpoint-call-site]
                   if (!shared->Pending()) {
                     // The registering connection went away while we waited.
                     spdlog::info("bridgehost: registration of {} abandoned by its caller", queue);

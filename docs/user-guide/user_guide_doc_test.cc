@@ -7,6 +7,7 @@
 // and is, line for line, what PATH (relative to the repository root) holds
 // between the lines marked [START NAME] and [END NAME], less the indentation
 // those lines share. Every region marked in docs/user-guide/ is shown.
+// docs/fault-injection.md is held to the first rule too.
 
 #include <gtest/gtest.h>
 
@@ -135,15 +136,16 @@ std::optional<std::vector<std::string>> Region(const std::string& text, const st
   return Dedent(body);
 }
 
-TEST(UserGuide, EveryCppAndCmakeBlockIsAMarkedRegionOfACompiledFile) {
-  const auto guide = ReadFile(kRoot + "/" + kGuide);
-  ASSERT_TRUE(guide) << kGuide << " is missing";
+// Every cpp and cmake block of `doc` is a marked region of a compiled file.
+void CheckSnippets(const std::string& doc) {
+  const auto guide = ReadFile(kRoot + "/" + doc);
+  ASSERT_TRUE(guide) << doc << " is missing";
   std::vector<std::string> errors;
   const auto blocks = ParseGuide(*guide, &errors);
-  for (const auto& e : errors) ADD_FAILURE() << kGuide << ": " << e;
+  for (const auto& e : errors) ADD_FAILURE() << doc << ": " << e;
   int checked = 0;
   for (const auto& b : blocks) {
-    const std::string where = kGuide + ":" + std::to_string(b.line);
+    const std::string where = doc + ":" + std::to_string(b.line);
     if (b.lang != "cpp" && b.lang != "cmake") {
       EXPECT_FALSE(b.path) << where << ": only cpp and cmake blocks are checked; drop the marker or the language";
       continue;
@@ -173,7 +175,14 @@ TEST(UserGuide, EveryCppAndCmakeBlockIsAMarkedRegionOfACompiledFile) {
                   << "\n  source: " << (i < region->size() ? (*region)[i] : "<end>") << "\nThe region is:\n"
                   << Join(*region);
   }
-  EXPECT_GT(checked, 0) << "no snippet blocks found in " << kGuide;
+  EXPECT_GT(checked, 0) << "no snippet blocks found in " << doc;
+}
+
+TEST(UserGuide, EveryCppAndCmakeBlockIsAMarkedRegionOfACompiledFile) { CheckSnippets(kGuide); }
+
+// The fault-injection guide's code (a call site, the test-kit example) too.
+TEST(FaultInjectionDoc, EveryCppAndCmakeBlockIsAMarkedRegionOfACompiledFile) {
+  CheckSnippets("docs/fault-injection.md");
 }
 
 TEST(UserGuide, EveryRegionInDocsUserGuideIsShown) {

@@ -35,6 +35,28 @@ TEST(TreeFixture, BridgeHostKilledMidWorkflow_WorkflowCompletesAfterTheCascade) 
 }
 // [END kill-test]
 
+// [START failpoint-test]
+TEST(TreeFixture, FaultPoints_WorkerDiesBetweenActivityAndReport_ThenHoldingAnActivation) {
+  // Armed from the start: the worker's first activation kills it before any
+  // workflow code runs.
+  Tree tree(TreeOptions()
+                .Queue("orders", kWorker)
+                .Failpoints("worker.activation.before_evaluate=1*crash"));
+  tree.Start();
+  const json input = {{"actions",
+                       {{{"activity", "noop"}, {"start_to_close_ms", 2000}},
+                        {{"return", "shipped"}}}}};
+  EXPECT_EQ(tree.Result(tree.StartWorkflow("KitchenSink", "orders", input)).result, "shipped");
+  EXPECT_EQ(tree.RestartCount("worker:orders"), 1);
+  // Armed at run time on the restarted worker: it dies after the activity
+  // ran, before reporting it; the server retries the attempt after 2 s.
+  tree.SetFailpoint("worker:orders", "worker.activity.before_complete", "1*crash");
+  EXPECT_EQ(tree.Result(tree.StartWorkflow("KitchenSink", "orders", input)).result, "shipped");
+  EXPECT_EQ(tree.RestartCount("worker:orders"), 2);
+  EXPECT_EQ(tree.Cascades(), 0);
+}
+// [END failpoint-test]
+
 TEST(TreeFixture, WorkerKilled_OnlyItRestarts_AndStopExitsZero) {
   Tree tree(TreeOptions().Queue("a", kWorker).Queue("b", kWorker));
   tree.Start();
