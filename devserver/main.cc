@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "devserver/engine_host.h"
+#include "devserver/service/call_counter.h"
 #include "devserver/service/workflow_service.h"
 #include "devserver/store/sqlite_store.h"
 #include "ipc/control_channel.h"
@@ -162,6 +163,12 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(ip + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
                            &bound_port);
   builder.RegisterService(&service);
+  // Counted for the exit log line (service/call_counter.h); gRPC owns it.
+  auto counter = std::make_unique<CallCounter>();
+  CallCounter* calls = counter.get();
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::move(counter));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Large enough that an oversized request reaches us and gets a typed
   // INVALID_ARGUMENT naming its size, instead of gRPC's retryable
   // RESOURCE_EXHAUSTED.
@@ -199,5 +206,6 @@ int main(int argc, char** argv) {
   host.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   host.Stop();
+  spdlog::info("served {} calls: {}", calls->total(), calls->Summary());
   return exit_code;
 }
