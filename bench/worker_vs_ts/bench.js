@@ -240,7 +240,7 @@ class DevServer {
   }
 
   async start() {
-    const args = ['--ip', '127.0.0.1', '--port', '0', '--db-filename', path.join(this.dir, 'dev.db'), '--log-level', 'warn'];
+    const args = ['--ip', '127.0.0.1', '--port', '0', '--db-filename', path.join(this.dir, 'dev.db'), '--log-level', 'info'];
     const log = fs.openSync(this.logPath, 'a');
     this.proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', log] });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
