@@ -36,7 +36,7 @@ FrameChannel::FrameChannel(EventLoop& loop, UniqueFd fd, Delegate& delegate,
   read_watch_ = loop_.WatchFd(fd_.get(), kReadable, [this](short) { OnReadable(); });
 }
 
-FrameChannel::~FrameChannel() = default;
+FrameChannel::~FrameChannel() { *alive_ = false; }
 
 void FrameChannel::OnReadable() {
   if (closed_ || close_after_flush_) return;
@@ -84,7 +84,8 @@ bool FrameChannel::SendFrame(std::string frame) {
   if (out_.size() == 1) {
     // Optimistic write: most frames go out here without waiting for EPOLLOUT.
     if (!Flush()) {
-      Shutdown(ChannelCloseReason::kIoError, std::string("write: ") + std::strerror(errno));
+      Shutdown(ChannelCloseReason::kIoError, std::string("write: ") + std::strerror(errno),
+               /*notify_now=*/false);
       return false;
     }
     UpdateWriteInterest();
@@ -161,7 +162,8 @@ void FrameChannel::Close() {
   Shutdown(ChannelCloseReason::kLocalClose, {});
 }
 
-void FrameChannel::Shutdown(ChannelCloseReason reason, const std::string& detail) {
+void FrameChannel::Shutdown(ChannelCloseReason reason, const std::string& detail,
+                            bool notify_now) {
   if (closed_) return;
   closed_ = true;
   read_watch_.Reset();
@@ -169,7 +171,13 @@ void FrameChannel::Shutdown(ChannelCloseReason reason, const std::string& detail
   out_.clear();
   queued_bytes_ = 0;
   fd_.Reset();
-  delegate_.OnClosed(reason, detail);
+  if (notify_now) {
+    delegate_.OnClosed(reason, detail);
+    return;
+  }
+  loop_.Post([this, alive = alive_, reason, detail] {
+    if (*alive) delegate_.OnClosed(reason, detail);
+  });
 }
 
 }  // namespace hourglass::ipc

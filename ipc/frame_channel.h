@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -48,7 +49,11 @@ class FrameChannel {
   FrameChannel& operator=(const FrameChannel&) = delete;
 
   // Queues one already-framed buffer (header included, see EncodeMessageFrame).
-  // Returns false once the channel is closed.
+  // Returns false once the channel is closed. A write error found here closes
+  // the channel, but OnClosed comes on a later loop turn: a sender is often
+  // in the middle of its own work (a reply sent before applying what it
+  // answers), and a synchronous OnClosed would re-enter its owner from
+  // inside it — the owner could tear down the very object that is sending.
   bool SendFrame(std::string frame);
   // Stops reading now, closes once queued output is written.
   void CloseAfterFlush();
@@ -66,7 +71,8 @@ class FrameChannel {
   // Writes as much queued output as the socket takes; false on a hard error.
   bool Flush();
   void UpdateWriteInterest();
-  void Shutdown(ChannelCloseReason reason, const std::string& detail);
+  // `notify_now`: report OnClosed now; otherwise on the next loop turn.
+  void Shutdown(ChannelCloseReason reason, const std::string& detail, bool notify_now = true);
 
   EventLoop& loop_;
   UniqueFd fd_;
@@ -82,6 +88,8 @@ class FrameChannel {
   // What to report when a close-after-flush completes.
   ChannelCloseReason pending_reason_ = ChannelCloseReason::kLocalClose;
   std::string pending_detail_;
+  // For the deferred OnClosed: false once this channel is destroyed.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hourglass::ipc

@@ -195,3 +195,61 @@ TEST(PeerCredentials, OtherUidIsRefusedUnlessAllowed) {
 
 }  // namespace
 }  // namespace hourglass::ipc
+
+namespace hourglass::ipc {
+namespace {
+
+// Records the delegate upcalls of a FrameChannel.
+class RecordingDelegate : public FrameChannel::Delegate {
+ public:
+  void OnFrame(std::span<const uint8_t>) override {}
+  void OnFrameError(const std::string&) override {}
+  void OnClosed(ChannelCloseReason reason, const std::string&) override {
+    ++closed;
+    last_reason = reason;
+  }
+  int closed = 0;
+  ChannelCloseReason last_reason = ChannelCloseReason::kLocalClose;
+};
+
+// A send that finds the peer gone closes the channel but reports it on a
+// later loop turn: the sender (a bridge-host worker answering a completion
+// before applying it) must not have its owner torn down under it. The
+// chaos soak found exactly that as a use-after-free.
+TEST(FrameChannel, SendToAGonePeer_ClosesButReportsOnTheNextLoopTurn) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::close(fds[1]);
+  EventLoop loop;
+  RecordingDelegate delegate;
+  FrameChannel channel(loop, UniqueFd(fds[0]), delegate);
+  const std::string body = "hello";
+  EXPECT_FALSE(channel.SendFrame(
+      EncodeFrame(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()))));
+  EXPECT_FALSE(channel.open());
+  EXPECT_EQ(delegate.closed, 0) << "OnClosed must not run inside SendFrame";
+  loop.RunOnce();
+  EXPECT_EQ(delegate.closed, 1);
+  EXPECT_EQ(delegate.last_reason, ChannelCloseReason::kIoError);
+}
+
+// Destroyed before the loop turn: nothing is reported to a delegate that may
+// be gone with it.
+TEST(FrameChannel, DestroyedBeforeTheDeferredCloseReportsNothing) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::close(fds[1]);
+  EventLoop loop;
+  RecordingDelegate delegate;
+  {
+    FrameChannel channel(loop, UniqueFd(fds[0]), delegate);
+    const std::string body = "x";
+    channel.SendFrame(
+        EncodeFrame(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size())));
+  }
+  loop.RunOnce();
+  EXPECT_EQ(delegate.closed, 0);
+}
+
+}  // namespace
+}  // namespace hourglass::ipc
