@@ -162,8 +162,7 @@ void FrameChannel::Close() {
   Shutdown(ChannelCloseReason::kLocalClose, {});
 }
 
-void FrameChannel::Shutdown(ChannelCloseReason reason, const std::string& detail,
-                            bool notify_now) {
+void FrameChannel::Shutdown(ChannelCloseReason reason, const std::string& detail, bool notify_now) {
   if (closed_) return;
   closed_ = true;
   read_watch_.Reset();

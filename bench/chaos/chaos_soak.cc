@@ -5,9 +5,10 @@
 // stops and every workflow closed (bounded wait), each history is read back
 // from the dev server and checked: every workflow COMPLETED with the result
 // its input asks for, each workflow id has exactly one run and one close
-// event, every scheduled activity was started at least once. A summary table
-// follows; the exit code is 0 only when nothing was lost, nothing closed
-// twice and every result is right.
+// event, every scheduled activity was started at least once; and the tree's
+// log shows no crash the killer did not cause (SIGSEGV, SIGABRT, a sanitizer
+// report). A summary table follows; the exit code is 0 only when nothing was
+// lost, nothing closed twice, every result is right and nothing crashed.
 //
 //   build/bin/chaos_soak [--workflows N] [--duration-s S] [--seed X]
 //                        [--min-kill-ms 100] [--max-kill-ms 1000]
@@ -1023,6 +1024,28 @@ void Soak::PrintSummary(const Verdict& v, double wall_s) {
   std::fflush(stdout);
 }
 
+// Crashes the killer did not cause: a child that died of a signal that marks
+// a bug (SIGSEGV, SIGABRT, ...), and sanitizer reports (a run with
+// --bin-dir pointing at the asan build). Read from the tree's log; the first
+// few lines are returned.
+std::vector<std::string> CrashesIn(const std::string& log_path, size_t* count) {
+  static const char* const kMarks[] = {
+      "killed by SIGSEGV", "killed by SIGABRT", "killed by SIGBUS", "killed by SIGFPE",
+      "killed by SIGILL", "ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"};
+  std::vector<std::string> first;
+  *count = 0;
+  std::ifstream in(log_path);
+  for (std::string line; std::getline(in, line);) {
+    for (const char* mark : kMarks) {
+      if (line.find(mark) == std::string::npos) continue;
+      ++*count;
+      if (first.size() < 10) first.push_back(line);
+      break;
+    }
+  }
+  return first;
+}
+
 int Soak::Run() {
   const auto wall0 = Clock::now();
   std::cout << "chaos soak: seed " << o_.seed << ", " << o_.workflows << " workflows over "
@@ -1114,6 +1137,13 @@ int Soak::Run() {
     std::printf("the tree did not stop cleanly (see above)\n");
     ok = false;
   }
+  // Every death should be one of ours: a crash is a bug even when the tree
+  // recovered from it and every workflow completed.
+  size_t crashes = 0;
+  const auto crash_lines = CrashesIn(dir_ + "/tree.log", &crashes);
+  std::printf("%-34s %zu\n", "crashes (not the killer's)", crashes);
+  list("CRASH", crash_lines);
+  if (crashes > 0) ok = false;
   const char* keep = ::getenv("HOURGLASS_KEEP_TEST_DIRS");
   if (ok && !(keep != nullptr && *keep == '1')) {
     std::error_code ignored;
