@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -100,6 +101,19 @@ bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
   auto s = ReadStat(pid);
   return s && Live(*s);
+}
+
+bool ProcessExists(pid_t pid) { return pid > 0 && ReadStat(pid).has_value(); }
+
+std::vector<std::string> SocketFilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_socket(type_ec)) out.push_back(it->path().string());
+  }
+  return out;
 }
 
 bool ProcessGroupAlive(pid_t pgid) {

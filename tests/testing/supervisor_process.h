@@ -153,6 +153,13 @@ bool ExitedWith(std::optional<int> status, int code);
 std::string DescribeStatus(std::optional<int> status);
 // The last line of a file (a CLI's one-line error on its stderr).
 std::string LastLine(const std::string& path);
+// Whether `pid` exists at all, a zombie included: after its supervisor has
+// exited, a child that still exists was either left running or left
+// unreaped.
+bool ProcessExists(pid_t pid);
+// Every socket file under `dir`, recursively (a tree that stopped cleanly
+// leaves none behind).
+std::vector<std::string> SocketFilesUnder(const std::string& dir);
 // Whether any live process is in process group `pgid`.
 bool ProcessGroupAlive(pid_t pgid);
 // Every live descendant of `pid`, from /proc.
