@@ -818,6 +818,63 @@ args = ["--connect-timeout-ms", "300"]
   StopAndExpectClean(s);
 }
 
+// #5 and #34 with a stand-in bridge host (a script, through --bin-dir; the
+// real dev server and worker binaries are linked beside it). Each failure
+// before READY counts: the subsystem gives up on the second, the
+// application (intensity 0) on the first escalation, and the supervisor
+// exits 9. No worker is ever started: workers wait for the bridge host's
+// READY (#4).
+constexpr const char* kGiveUpOnSecondBridgeFailure = R"(
+[application]
+max_restarts = 0
+period_ms = 60000
+[subsystem]
+max_restarts = 1
+period_ms = 60000
+)";
+
+TEST_F(FaultCatalogueTest, Row05_BridgeHostDiesBeforeReadyRepeatedly_CountedThenGaveUp) {
+  const std::string bin = ScriptDir() + "/bin";
+  ASSERT_TRUE(std::filesystem::create_directory(bin));
+  for (const char* name : {"hourglass-devserver", "hourglass-workerproc"}) {
+    std::filesystem::create_symlink(testing::BinDir() + "/" + name, bin + "/" + name);
+  }
+  // SIGKILLs itself at once, before any READY.
+  Script("bin/hourglass-bridgehost", "kill -9 $$\n");
+  SupervisorProcess& s = Launch(
+      {.queues = {"a"}, .args = {"--bin-dir", bin}, .config_toml = kGiveUpOnSecondBridgeFailure});
+  const auto exit = s.WaitExit(60s);
+  ASSERT_TRUE(ExitedWith(exit, exit_code::kGaveUp)) << DescribeStatus(exit);
+  EXPECT_EQ(StartedPids(s, "bridgehost").size(), 2u);
+  EXPECT_EQ(CountLogLines("child_terminated: 'bridgehost'"), 2) << "each death reported once";
+  EXPECT_EQ(CountLogLines("supervisor 'subsystem': reached_max_restart_intensity"), 1);
+  EXPECT_EQ(CountLogLines("supervisor 'application': reached_max_restart_intensity"), 1);
+  EXPECT_EQ(CountLogLines("started 'worker:"), 0) << "a worker started without a bridge host";
+  ExpectNothingLeft(s, s.KnownChildPids());
+}
+
+TEST_F(FaultCatalogueTest, Row34_BridgeHostNeverReady_ReadyTimeoutKillsCountedThenGaveUp) {
+  const std::string bin = ScriptDir() + "/bin";
+  ASSERT_TRUE(std::filesystem::create_directory(bin));
+  for (const char* name : {"hourglass-devserver", "hourglass-workerproc"}) {
+    std::filesystem::create_symlink(testing::BinDir() + "/" + name, bin + "/" + name);
+  }
+  // Runs, never reports READY.
+  Script("bin/hourglass-bridgehost", "exec sleep 600\n");
+  // 3 s: far beyond the real dev server's READY even on a loaded machine,
+  // which has the same deadline.
+  SupervisorProcess& s = Launch({.queues = {"a"},
+                                 .args = {"--bin-dir", bin, "--ready-ms", "3000"},
+                                 .config_toml = kGiveUpOnSecondBridgeFailure});
+  const auto exit = s.WaitExit(60s);
+  ASSERT_TRUE(ExitedWith(exit, exit_code::kGaveUp)) << DescribeStatus(exit);
+  EXPECT_EQ(StartedPids(s, "bridgehost").size(), 2u);
+  EXPECT_EQ(CountLogLines("failed (no READY within 3000ms): SIGKILL"), 2);
+  EXPECT_EQ(CountLogLines("supervisor 'subsystem': reached_max_restart_intensity"), 1);
+  EXPECT_EQ(CountLogLines("started 'worker:"), 0) << "a worker started without a bridge host";
+  ExpectNothingLeft(s, s.KnownChildPids());
+}
+
 // #28 and #29 for workers (transient): a worker that exits 0 or 10
 // (exit_code::kShutdown) on its own is not restarted, and nothing else
 // moves; one that exits 3 is abnormal and is restarted.
