@@ -417,6 +417,14 @@ void Shell::BeginStop(const std::string& why) {
 
 void Shell::OnExitAction(int code) {
   exit_code_ = code;
+  // Every child has stopped. A bridge host that died during the stop (so was
+  // not restarted) left its socket file; nothing serves it now, and the
+  // runtime directory is this supervisor's alone (its owner lock).
+  const std::string bridge_socket =
+      bridge_socket_.empty() ? options_.runtime_dir + "/bridge.sock" : bridge_socket_;
+  if (::unlink(bridge_socket.c_str()) == 0) {
+    spdlog::info("removed {}, left by a bridge host that did not stop cleanly", bridge_socket);
+  }
   if (!stopping_) SdNotify("STOPPING=1");  // the tree gave up
   spdlog::log(code == exit_code::kOk ? spdlog::level::info : spdlog::level::err,
               "hourglass-supervisor exits {}{}", code,
