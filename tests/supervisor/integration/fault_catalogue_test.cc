@@ -325,28 +325,8 @@ class FaultCatalogueTest : public ::testing::Test {
                     << (ProcessExists(p) && !ProcessAlive(p) ? " is a zombie" : "")
                     << (ProcessGroupAlive(p) ? " (its process group still has members)" : "");
     }
-    auto sockets = testing::SocketFilesUnder(s.runtime_dir());
-    if (tolerate_stale_bridge_socket_) {
-      std::erase(sockets, s.bridge_socket());
-    }
+    const auto sockets = testing::SocketFilesUnder(s.runtime_dir());
     EXPECT_TRUE(sockets.empty()) << "socket file left: " << sockets.front();
-  }
-
-  // Row 12's body (two tests share it).
-  void BridgeHostKilledDuringTreeStop() {
-    SupervisorProcess& s = LaunchReady(
-        {.queues = {"a"},
-         .env = {"HOURGLASS_FAILPOINTS=bridgehost.unregister_worker.before_reply=1*crash"}});
-    ASSERT_FALSE(HasFailure());
-    StartWorkflow("a", "row12", ActivityThenReturn("before the stop"));
-    ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "before the stop"; });
-    StopAndExpectClean(s);
-    EXPECT_EQ(CountLogLines("fault point bridgehost.unregister_worker.before_reply fired: 1*crash"),
-              1);
-    EXPECT_EQ(CountLogLines("shutdown_error: 'bridgehost'"), 1);
-    EXPECT_EQ(StartedPids(s, "bridgehost").size(), 1u) << "the bridge host was restarted";
-    EXPECT_EQ(StartedPids(s, "worker:a").size(), 1u) << "the worker was restarted";
-    EXPECT_EQ(CountLogLines("cascade after"), 0);
   }
 
   // Declared first, destroyed last: the scripts outlive the processes.
@@ -354,9 +334,6 @@ class FaultCatalogueTest : public ::testing::Test {
   std::vector<std::unique_ptr<SupervisorProcess>> supervisors_;
   std::vector<std::string> started_;
   std::string target_;
-  // See Row12: a bridge host SIGKILLed during the tree stop leaves its
-  // socket file behind (a known product gap, reported).
-  bool tolerate_stale_bridge_socket_ = false;
 };
 
 // --- Rows of §5.1 ---------------------------------------------------------------
@@ -554,20 +531,22 @@ TEST_F(FaultCatalogueTest, Row11_WorkerKilledDuringTreeStop_NoRestartExitsZero) 
 // #12: the bridge host dies while the tree stops: here exactly while it
 // unregisters a stopping worker (fault point, armed from the start; nothing
 // unregisters before the stop). The stop goes on, nothing is restarted, the
-// supervisor exits 0.
+// supervisor exits 0, and the dead bridge host's socket file is gone too
+// (nobody rebinds it: the supervisor removes it at exit).
 TEST_F(FaultCatalogueTest, Row12_BridgeHostKilledDuringTreeStop_NotRestartedExitsZero) {
-  // Checked apart, below: the dead bridge host's socket file stays.
-  tolerate_stale_bridge_socket_ = true;
-  BridgeHostKilledDuringTreeStop();
-}
-
-// The same, and no bridge.sock is left behind. DISABLED: nobody removes the
-// socket file of a bridge host that was SIGKILLed and not restarted (its
-// replacement would have rebound the path); the supervisor exits 0 with
-// <runtime_dir>/bridge.sock still there. Harmless to the next tree (it
-// takes the lock and unlinks the stale path), but not clean. Reported.
-TEST_F(FaultCatalogueTest, DISABLED_Row12_BridgeHostKilledDuringTreeStop_NoStaleBridgeSocket) {
-  BridgeHostKilledDuringTreeStop();
+  SupervisorProcess& s = LaunchReady(
+      {.queues = {"a"},
+       .env = {"HOURGLASS_FAILPOINTS=bridgehost.unregister_worker.before_reply=1*crash"}});
+  ASSERT_FALSE(HasFailure());
+  StartWorkflow("a", "row12", ActivityThenReturn("before the stop"));
+  ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "before the stop"; });
+  StopAndExpectClean(s);
+  EXPECT_EQ(CountLogLines("fault point bridgehost.unregister_worker.before_reply fired: 1*crash"),
+            1);
+  EXPECT_EQ(CountLogLines("shutdown_error: 'bridgehost'"), 1);
+  EXPECT_EQ(StartedPids(s, "bridgehost").size(), 1u) << "the bridge host was restarted";
+  EXPECT_EQ(StartedPids(s, "worker:a").size(), 1u) << "the worker was restarted";
+  EXPECT_EQ(CountLogLines("cascade after"), 0);
 }
 
 // #15: the bridge host and a worker are SIGKILLed together and reaped in
