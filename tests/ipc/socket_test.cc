@@ -212,20 +212,27 @@ class RecordingDelegate : public FrameChannel::Delegate {
   ChannelCloseReason last_reason = ChannelCloseReason::kLocalClose;
 };
 
+// One end of a socket pair whose other end is already closed.
+UniqueFd SocketWithAGonePeer() {
+  int fds[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::close(fds[1]);
+  return UniqueFd(fds[0]);
+}
+
+std::string Frame(const std::string& body) {
+  return EncodeFrame(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+}
+
 // A send that finds the peer gone closes the channel but reports it on a
 // later loop turn: the sender (a bridge-host worker answering a completion
 // before applying it) must not have its owner torn down under it. The
 // chaos soak found exactly that as a use-after-free.
 TEST(FrameChannel, SendToAGonePeer_ClosesButReportsOnTheNextLoopTurn) {
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  ::close(fds[1]);
   EventLoop loop;
   RecordingDelegate delegate;
-  FrameChannel channel(loop, UniqueFd(fds[0]), delegate);
-  const std::string body = "hello";
-  EXPECT_FALSE(channel.SendFrame(
-      EncodeFrame(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()))));
+  FrameChannel channel(loop, SocketWithAGonePeer(), delegate);
+  EXPECT_FALSE(channel.SendFrame(Frame("hello")));
   EXPECT_FALSE(channel.open());
   EXPECT_EQ(delegate.closed, 0) << "OnClosed must not run inside SendFrame";
   loop.RunOnce();
@@ -236,16 +243,11 @@ TEST(FrameChannel, SendToAGonePeer_ClosesButReportsOnTheNextLoopTurn) {
 // Destroyed before the loop turn: nothing is reported to a delegate that may
 // be gone with it.
 TEST(FrameChannel, DestroyedBeforeTheDeferredCloseReportsNothing) {
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  ::close(fds[1]);
   EventLoop loop;
   RecordingDelegate delegate;
   {
-    FrameChannel channel(loop, UniqueFd(fds[0]), delegate);
-    const std::string body = "x";
-    channel.SendFrame(
-        EncodeFrame(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size())));
+    FrameChannel channel(loop, SocketWithAGonePeer(), delegate);
+    EXPECT_FALSE(channel.SendFrame(Frame("x")));
   }
   loop.RunOnce();
   EXPECT_EQ(delegate.closed, 0);
