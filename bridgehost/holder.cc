@@ -68,9 +68,10 @@ void Holder::ReplyRuntimeInfo(ipc::Responder& responder) {
 
 void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Responder responder) {
   auto not_registered = [&](const std::string& q) {
-    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_WORKER_NOT_REGISTERED,
-                                        "no worker is registered for task queue \"" + q + "\"" +
-                                            (pending_registrations_.contains(q) ? " (registration in flight)" : "")));
+    responder.ReplyError(ipc::MakeError(
+        v1::ERROR_KIND_WORKER_NOT_REGISTERED,
+        "no worker is registered for task queue \"" + q + "\"" +
+            (pending_registrations_.contains(q) ? " (registration in flight)" : "")));
   };
   switch (request.kind_case()) {
     case v1::Request::kPing: {
@@ -113,8 +114,8 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       Handle* h = Find(request.poll_activity_task().task_queue());
       if (h == nullptr) return not_registered(request.poll_activity_task().task_queue());
       if (h->options.no_remote_activities()) {
-        responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN,
-                                            "this worker was registered with no_remote_activities"));
+        responder.ReplyError(ipc::MakeError(
+            v1::ERROR_KIND_SHUTDOWN, "this worker was registered with no_remote_activities"));
         return;
       }
       h->activities->Poll(std::move(responder));
@@ -123,7 +124,8 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
     case v1::Request::kCompleteActivityTask: {
       Handle* h = Find(request.complete_activity_task().task_queue());
       if (h != nullptr) {
-        h->activities->Complete(request.complete_activity_task().completion(), std::move(responder));
+        h->activities->Complete(request.complete_activity_task().completion(),
+                                std::move(responder));
         return;
       }
       // The handle is gone (unregistered, or this is a new bridge epoch) but
@@ -134,20 +136,23 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       v1::Request forwarded;
       forwarded.set_timeout_ms(request.timeout_ms());
       *forwarded.mutable_complete_activity_async() = std::move(by_token);
-      if (!client_.Handle(forwarded, responder)) not_registered(request.complete_activity_task().task_queue());
+      if (!client_.Handle(forwarded, responder))
+        not_registered(request.complete_activity_task().task_queue());
       return;
     }
     case v1::Request::kRecordActivityHeartbeat: {
       Handle* h = Find(request.record_activity_heartbeat().task_queue());
       if (h == nullptr) return not_registered(request.record_activity_heartbeat().task_queue());
-      h->activities->Heartbeat(request.record_activity_heartbeat().heartbeat(), std::move(responder));
+      h->activities->Heartbeat(request.record_activity_heartbeat().heartbeat(),
+                               std::move(responder));
       return;
     }
     case v1::Request::kPollWorkflowActivation: {
       Handle* h = Find(request.poll_workflow_activation().task_queue());
       if (h == nullptr) return not_registered(request.poll_workflow_activation().task_queue());
       if (h->options.no_workflows()) {
-        responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN, "this worker was registered with no_workflows"));
+        responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_SHUTDOWN,
+                                            "this worker was registered with no_workflows"));
         return;
       }
       h->workflows->Poll(std::move(responder));
@@ -169,7 +174,8 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       }
       Handle* h = Find(request.complete_workflow_activation().task_queue());
       if (h == nullptr) return not_registered(request.complete_workflow_activation().task_queue());
-      h->workflows->Complete(request.complete_workflow_activation().completion(), std::move(responder));
+      h->workflows->Complete(request.complete_workflow_activation().completion(),
+                             std::move(responder));
       return;
     }
     case v1::Request::kRequestWorkflowEviction: {
@@ -191,13 +197,14 @@ void Holder::OnRequest(ipc::Connection& connection, v1::Request request, ipc::Re
       return;
     default:
       if (client_.Handle(request, responder)) return;
-      responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_PROTOCOL,
-                                          "unknown request (" + ipc::RequestKindName(request) + ")"));
+      responder.ReplyError(ipc::MakeError(
+          v1::ERROR_KIND_PROTOCOL, "unknown request (" + ipc::RequestKindName(request) + ")"));
       return;
   }
 }
 
-void Holder::HandleReplayer(ipc::Connection& connection, v1::Request& request, ipc::Responder responder) {
+void Holder::HandleReplayer(ipc::Connection& connection, v1::Request& request,
+                            ipc::Responder responder) {
   if (request.has_replayer_new()) {
     const uint64_t id = next_replayer_id_++;
     replayers_[id] = std::make_unique<Replayer>(connection.id());
@@ -208,14 +215,23 @@ void Holder::HandleReplayer(ipc::Connection& connection, v1::Request& request, i
   }
   uint64_t id = 0;
   switch (request.kind_case()) {
-    case v1::Request::kReplayerPushHistory: id = request.replayer_push_history().replayer_id(); break;
-    case v1::Request::kReplayerPollActivation: id = request.replayer_poll_activation().replayer_id(); break;
-    case v1::Request::kReplayerCompleteActivation: id = request.replayer_complete_activation().replayer_id(); break;
-    default: id = request.replayer_close_feeder().replayer_id(); break;
+    case v1::Request::kReplayerPushHistory:
+      id = request.replayer_push_history().replayer_id();
+      break;
+    case v1::Request::kReplayerPollActivation:
+      id = request.replayer_poll_activation().replayer_id();
+      break;
+    case v1::Request::kReplayerCompleteActivation:
+      id = request.replayer_complete_activation().replayer_id();
+      break;
+    default:
+      id = request.replayer_close_feeder().replayer_id();
+      break;
   }
   auto it = replayers_.find(id);
   if (it == replayers_.end()) {
-    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_NOT_FOUND, "no replayer " + std::to_string(id)));
+    responder.ReplyError(
+        ipc::MakeError(v1::ERROR_KIND_NOT_FOUND, "no replayer " + std::to_string(id)));
     return;
   }
   Replayer& r = *it->second;
@@ -251,13 +267,15 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
   v1::WorkerOptions options = request.options();
   const std::string queue = options.task_queue();
   if (queue.empty()) {
-    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "options.task_queue is not set"));
+    responder.ReplyError(
+        ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "options.task_queue is not set"));
     return;
   }
   if (handles_.contains(queue) || pending_registrations_.contains(queue)) {
-    responder.ReplyError(ipc::MakeError(v1::ERROR_KIND_ALREADY_REGISTERED,
-                                        "task queue \"" + queue + "\" is already " +
-                                            (handles_.contains(queue) ? "registered" : "being registered")));
+    responder.ReplyError(
+        ipc::MakeError(v1::ERROR_KIND_ALREADY_REGISTERED,
+                       "task queue \"" + queue + "\" is already " +
+                           (handles_.contains(queue) ? "registered" : "being registered")));
     return;
   }
   if (options.namespace_().empty()) options.set_namespace_(runtime_.options().namespace_name);
@@ -266,13 +284,14 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
   // keeps serving every other request meanwhile.
   wsv::DescribeNamespaceRequest describe;
   describe.set_namespace_(options.namespace_());
-  AsyncMethod<wsv::DescribeNamespaceRequest, wsv::DescribeNamespaceResponse> m = &Async::DescribeNamespace;
+  AsyncMethod<wsv::DescribeNamespaceRequest, wsv::DescribeNamespaceResponse> m =
+      &Async::DescribeNamespace;
   auto shared = std::make_shared<ipc::Responder>(std::move(responder));
   auto alive = alive_;
   const ipc::ConnectionId owner = connection.id();
   runtime_.Call(m, std::move(describe), CallOptions{},
                 [this, alive, shared, options, queue, owner](grpc::Status st,
-                                                              wsv::DescribeNamespaceResponse) {
+                                                             wsv::DescribeNamespaceResponse) {
                   if (!*alive) return;
                   if (pending_registrations_.erase(queue) == 0) return;
                   if (!st.ok()) {
@@ -308,53 +327,47 @@ void Holder::Register(ipc::Connection& connection, v1::RegisterWorkerRequest& re
                   spdlog::info("bridgehost: registered task queue {} (namespace {})", queue,
                                options.namespace_());
                   // Tasks a previous worker of this queue polled too late.
-                  for (auto& task : orphaned_.Take(queue, options.namespace_())) {
-                    if (auto* wft = std::get_if<wsv::PollWorkflowTaskQueueResponse>(&task)) {
-                      h.workflows->AcceptLateTask(std::move(*wft));
-                    } else {
-                      h.activities->AcceptLateTask(
-                          std::get<wsv::PollActivityTaskQueueResponse>(std::move(task)));
-                    }
-                  }
+                  for (auto& task : orphaned_.Take(queue, options.namespace_()))
+                    GiveLateTask(h, std::move(task));
                   v1::Response out;
                   out.mutable_register_worker()->set_bridge_epoch(runtime_.epoch());
                   shared->Reply(std::move(out));
                 });
 }
 
+void Holder::GiveLateTask(Handle& handle, OrphanedTasks::Task task) {
+  if (auto* wft = std::get_if<wsv::PollWorkflowTaskQueueResponse>(&task)) {
+    handle.workflows->AcceptLateTask(std::move(*wft));
+  } else {
+    handle.activities->AcceptLateTask(
+        std::get<wsv::PollActivityTaskQueueResponse>(std::move(task)));
+  }
+}
+
+void Holder::RouteLateTask(const std::string& task_queue, const std::string& ns,
+                           OrphanedTasks::Task task) {
+  Handle* h = Find(task_queue);
+  if (h != nullptr && h->options.namespace_() == ns) {
+    spdlog::info("bridgehost: a task polled by a shut-down worker of {} goes to its current worker",
+                 task_queue);
+    GiveLateTask(*h, std::move(task));
+    return;
+  }
+  orphaned_.Keep(task_queue, ns, std::move(task));
+  if (shutting_down_) orphaned_.HandBackAll();  // no queue registers again
+}
+
 LateWorkflowTaskSink Holder::LateWorkflowTasks(const std::string& task_queue,
                                                const std::string& ns) {
   return [this, alive = alive_, task_queue, ns](wsv::PollWorkflowTaskQueueResponse task) {
-    if (!*alive) return;
-    Handle* h = Find(task_queue);
-    if (h != nullptr && h->workflows && h->options.namespace_() == ns) {
-      spdlog::info(
-          "bridgehost: a workflow task of run {} polled by a shut-down worker of {} goes to its "
-          "current worker",
-          task.workflow_execution().run_id(), task_queue);
-      h->workflows->AcceptLateTask(std::move(task));
-      return;
-    }
-    orphaned_.Keep(task_queue, ns, std::move(task));
-    if (shutting_down_) orphaned_.HandBackAll();  // no queue registers again
+    if (*alive) RouteLateTask(task_queue, ns, std::move(task));
   };
 }
 
 LateActivityTaskSink Holder::LateActivityTasks(const std::string& task_queue,
                                                const std::string& ns) {
   return [this, alive = alive_, task_queue, ns](wsv::PollActivityTaskQueueResponse task) {
-    if (!*alive) return;
-    Handle* h = Find(task_queue);
-    if (h != nullptr && h->activities && h->options.namespace_() == ns) {
-      spdlog::info(
-          "bridgehost: an activity task polled by a shut-down worker of {} goes to its current "
-          "worker",
-          task_queue);
-      h->activities->AcceptLateTask(std::move(task));
-      return;
-    }
-    orphaned_.Keep(task_queue, ns, std::move(task));
-    if (shutting_down_) orphaned_.HandBackAll();  // no queue registers again
+    if (*alive) RouteLateTask(task_queue, ns, std::move(task));
   };
 }
 
@@ -378,14 +391,16 @@ void Holder::Unregister(const std::string& task_queue, const char* why) {
     handle.drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace);
     draining_.push_back(std::move(handle));
     if (!drain_check_) {
-      drain_check_ = runtime_.loop().AddPeriodicTimer(std::chrono::milliseconds(100), [this] { CheckDraining(); });
+      drain_check_ = runtime_.loop().AddPeriodicTimer(std::chrono::milliseconds(100),
+                                                      [this] { CheckDraining(); });
     }
   }
 }
 
 void Holder::CheckDraining() {
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(draining_, [&](const Handle& h) { return h.workflows->Drained() || now >= h.drain_deadline; });
+  std::erase_if(draining_,
+                [&](const Handle& h) { return h.workflows->Drained() || now >= h.drain_deadline; });
   if (draining_.empty()) drain_check_.Reset();
 }
 

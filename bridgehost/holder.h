@@ -35,8 +35,10 @@ class Holder : public ipc::RequestHandler {
   explicit Holder(Runtime& runtime);
   ~Holder() override;
 
-  std::optional<ipc::Error> OnHello(ipc::Connection& connection, const ipc::v1::Hello& hello) override;
-  void OnRequest(ipc::Connection& connection, ipc::v1::Request request, ipc::Responder responder) override;
+  std::optional<ipc::Error> OnHello(ipc::Connection& connection,
+                                    const ipc::v1::Hello& hello) override;
+  void OnRequest(ipc::Connection& connection, ipc::v1::Request request,
+                 ipc::Responder responder) override;
   void OnCancel(ipc::Connection& connection, uint64_t request_id) override;
   void OnDisconnected(ipc::Connection& connection) override;
 
@@ -66,9 +68,14 @@ class Holder : public ipc::RequestHandler {
   // else kept a moment for the queue's next registration (orphaned_tasks.h).
   LateWorkflowTaskSink LateWorkflowTasks(const std::string& task_queue, const std::string& ns);
   LateActivityTaskSink LateActivityTasks(const std::string& task_queue, const std::string& ns);
+  void RouteLateTask(const std::string& task_queue, const std::string& ns,
+                     OrphanedTasks::Task task);
+  // To the handle's workflow or activity worker, by the task's kind.
+  void GiveLateTask(Handle& handle, OrphanedTasks::Task task);
   Handle* Find(const std::string& task_queue);
   void ReplyRuntimeInfo(ipc::Responder& responder);
-  void HandleReplayer(ipc::Connection& connection, ipc::v1::Request& request, ipc::Responder responder);
+  void HandleReplayer(ipc::Connection& connection, ipc::v1::Request& request,
+                      ipc::Responder responder);
 
   Runtime& runtime_;
   ClientRequests client_;
