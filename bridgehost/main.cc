@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
   server_options.welcome.set_bridge_epoch(runtime.epoch());
   server_options.welcome.set_namespace_(runtime_options.namespace_name);
   server_options.welcome.set_target(runtime_options.target);
+  // A removed bridge.sock would leave every worker that starts from now on
+  // unable to reach us while we live on (fault catalogue #22): checked
+  // once a second, and bound again.
+  server_options.path_check_period = std::chrono::milliseconds(1000);
   ipc::Server server(loop, server_options, holder);
   holder.set_connection_count([&server] { return server.connection_count(); });
   if (auto st = server.Start(); !st) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,8 +31,8 @@ bool Connection::SendEnvelope(const v1::Envelope& env) {
                   Describe(frame.error()));
     if (env.has_response() && !env.response().has_error()) {
       return SendEnvelope(MakeErrorResponse(
-          env.request_id(), MakeError(v1::ERROR_KIND_INTERNAL,
-                                      "reply too large: " + frame.error().message())));
+          env.request_id(),
+          MakeError(v1::ERROR_KIND_INTERNAL, "reply too large: " + frame.error().message())));
     }
     return false;
   }
@@ -64,14 +65,14 @@ void Connection::OnClosed(ChannelCloseReason reason, const std::string& detail) 
 }
 
 void Connection::ArmDeadline(uint64_t request_id, uint64_t timeout_ms) {
-  deadlines_[request_id] = server_.loop_.AddTimer(
-      std::chrono::milliseconds(timeout_ms), [this, request_id, timeout_ms] {
+  deadlines_[request_id] =
+      server_.loop_.AddTimer(std::chrono::milliseconds(timeout_ms), [this, request_id, timeout_ms] {
         deadlines_.erase(request_id);
         if (!session_.Complete(request_id)) return;
         SendEnvelope(MakeErrorResponse(
-            request_id, MakeError(v1::ERROR_KIND_DEADLINE_EXCEEDED,
-                                  "no answer within the request's " +
-                                      std::to_string(timeout_ms) + " ms")));
+            request_id,
+            MakeError(v1::ERROR_KIND_DEADLINE_EXCEEDED,
+                      "no answer within the request's " + std::to_string(timeout_ms) + " ms")));
         server_.handler_.OnCancel(*this, request_id);
       });
 }
@@ -145,17 +146,63 @@ Status Server::Start() {
   auto fd = ListenUnixSocket(options_.socket_path);
   if (!fd) return fd.error();
   lock_ = std::move(lock).value();
-  listen_fd_ = std::move(fd).value();
-  accept_watch_ = loop_.WatchFd(listen_fd_.get(), kReadable, [this](short) { OnAcceptable(); });
+  Listen(std::move(fd).value());
+  if (options_.path_check_period.count() > 0) {
+    path_check_timer_ =
+        loop_.AddPeriodicTimer(options_.path_check_period, [this] { CheckSocketPath(); });
+  }
   spdlog::info("ipc: listening on {} (epoch {})", options_.socket_path, epoch());
   return OkStatus();
 }
 
+void Server::Listen(UniqueFd fd) {
+  accept_watch_.Reset();
+  listen_fd_ = std::move(fd);
+  struct stat st {};
+  if (::stat(options_.socket_path.c_str(), &st) == 0) {
+    bound_dev_ = st.st_dev;
+    bound_ino_ = st.st_ino;
+  }
+  accept_watch_ = loop_.WatchFd(listen_fd_.get(), kReadable, [this](short) { OnAcceptable(); });
+}
+
+void Server::CheckSocketPath() {
+  if (!listen_fd_) return;
+  struct stat st {};
+  const bool ours = ::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == bound_dev_ &&
+                    st.st_ino == bound_ino_;
+  if (ours) {
+    rebind_failure_logged_ = false;
+    return;
+  }
+  // We hold the owner lock, so whatever is at the path now is not another
+  // live server's; ListenUnixSocket replaces a socket file and refuses
+  // anything else. Peers already connected keep their connections.
+  auto fd = ListenUnixSocket(options_.socket_path);
+  if (!fd) {
+    // Once, not every period: the state is the same until someone acts.
+    if (!rebind_failure_logged_) {
+      spdlog::error("ipc: {} no longer names our socket, and binding it again failed: {}",
+                    options_.socket_path, Describe(fd.error()));
+      rebind_failure_logged_ = true;
+    }
+    return;
+  }
+  rebind_failure_logged_ = false;
+  Listen(std::move(fd).value());
+  spdlog::warn("ipc: {} had been removed or replaced: bound it again", options_.socket_path);
+}
+
 void Server::Stop() {
   if (!listen_fd_) return;
+  path_check_timer_.Reset();
   accept_watch_.Reset();
   listen_fd_.Reset();
-  ::unlink(options_.socket_path.c_str());
+  // Only our own socket file: something else put at the path is not ours.
+  if (struct stat st{}; ::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == bound_dev_ &&
+                        st.st_ino == bound_ino_) {
+    ::unlink(options_.socket_path.c_str());
+  }
   // Closing reports OnDisconnected for each. Destruction waits for the next
   // loop turn: Stop() may be called from inside a connection's own callback.
   for (auto& [id, conn] : connections_) conn->channel_.Close();
@@ -187,15 +234,16 @@ void Server::OnAcceptable() {
       continue;
     }
     if (!PeerAllowed(*peer)) {
-      spdlog::warn("ipc: refused a connection from pid {} uid {}: only uid {} and the allowed "
-                   "uids may connect",
-                   peer->pid, peer->uid, ::geteuid());
+      spdlog::warn(
+          "ipc: refused a connection from pid {} uid {}: only uid {} and the allowed "
+          "uids may connect",
+          peer->pid, peer->uid, ::geteuid());
       continue;
     }
     const ConnectionId id = next_id_++;
-    connections_.emplace(id, std::unique_ptr<Connection>(new Connection(
-                                 *this, id, std::move(fd), *peer, options_.max_frame_bytes,
-                                 epoch())));
+    connections_.emplace(
+        id, std::unique_ptr<Connection>(new Connection(*this, id, std::move(fd), *peer,
+                                                       options_.max_frame_bytes, epoch())));
     spdlog::debug("ipc: conn {} accepted from pid {} uid {}", id, peer->pid, peer->uid);
   }
 }

@@ -126,6 +126,11 @@ struct ServerOptions {
   // Sent to every peer after its Hello; protocol_version, bridge_pid and
   // max_frame_bytes are filled in by the server.
   v1::Welcome welcome;
+  // How often to check that socket_path still names our socket; 0: never.
+  // If the file was removed (a tmp cleaner, an operator's rm) or replaced,
+  // connected peers are unaffected but nobody new could reach us: the
+  // server binds the path again (fault catalogue #22).
+  std::chrono::milliseconds path_check_period{0};
 };
 
 class Server {
@@ -157,6 +162,10 @@ class Server {
   friend class Responder;
 
   void OnAcceptable();
+  // Binds socket_path again if it no longer names listen_fd_'s socket.
+  void CheckSocketPath();
+  // Takes `fd` (bound at socket_path) as the listening socket.
+  void Listen(UniqueFd fd);
   bool PeerAllowed(const PeerCredentials& peer) const;
   bool Deliver(ConnectionId id, uint64_t request_id, v1::Response response);
   bool IsPending(ConnectionId id, uint64_t request_id);
@@ -169,6 +178,11 @@ class Server {
   OwnerLock lock_;
   UniqueFd listen_fd_;
   EventHandle accept_watch_;
+  EventHandle path_check_timer_;
+  // The socket file we bound (st_dev, st_ino): what socket_path must name.
+  dev_t bound_dev_ = 0;
+  ino_t bound_ino_ = 0;
+  bool rebind_failure_logged_ = false;
   ConnectionId next_id_ = 1;
   std::map<ConnectionId, std::unique_ptr<Connection>> connections_;
   // Responders hold a weak reference, so one outliving the server is inert.

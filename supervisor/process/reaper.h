@@ -9,6 +9,15 @@
 // the shell tracks each adopted executor), else logged as orphans. Reaping
 // in one place keeps pids unique until their owner has been told: a tracked
 // pid cannot be reused before its exit is delivered.
+//
+// A tracked child that leads its own process group (every child the
+// supervisor spawns does: setsid) can have that group killed when it ends,
+// however it ends (an outside SIGKILL, a crash, exit on its own): its other
+// members (a daemonised grandchild) must not outlive it into the restart
+// (fault catalogue #30). The sweep looks at an exited child first without
+// reaping it (waitid WNOWAIT), signals its group, then reaps: while the
+// leader is an unreaped zombie its pid cannot be reused, so the group id
+// still names its group and nobody else's.
 
 #include <sys/types.h>
 
@@ -27,7 +36,10 @@ class Reaper {
   // Becomes a child subreaper and watches SIGCHLD on `loop`.
   explicit Reaper(ipc::EventLoop& loop, OrphanCallback on_orphan = nullptr);
 
-  void Track(pid_t pid, ExitCallback on_exit);
+  enum class OnExit { kLeaveGroup, kKillGroup };
+  // kKillGroup: `pid` leads its process group; SIGKILL the group when it
+  // ends, before it is reaped (and before `on_exit` runs).
+  void Track(pid_t pid, ExitCallback on_exit, OnExit group = OnExit::kLeaveGroup);
   void Untrack(pid_t pid) { tracked_.erase(pid); }
   size_t tracked() const { return tracked_.size(); }
   // Collects whatever has exited (also run on every SIGCHLD).
@@ -35,7 +47,11 @@ class Reaper {
 
  private:
   ipc::EventHandle sigchld_;
-  std::unordered_map<pid_t, ExitCallback> tracked_;
+  struct Tracked {
+    ExitCallback on_exit;
+    OnExit group;
+  };
+  std::unordered_map<pid_t, Tracked> tracked_;
   OrphanCallback on_orphan_;
 };
 

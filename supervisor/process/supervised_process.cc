@@ -45,12 +45,17 @@ SupervisedProcess::SupervisedProcess(ipc::EventLoop& loop, Reaper& reaper, std::
                                                  static_cast<ipc::FrameChannel::Delegate&>(*this));
   if (stdout_) out_watch_ = loop_.WatchFd(stdout_.get(), ipc::kReadable, [this](short) { Drain(false); });
   if (stderr_) err_watch_ = loop_.WatchFd(stderr_.get(), ipc::kReadable, [this](short) { Drain(true); });
-  reaper_.Track(pid_, [this](int status) {
-    running_ = false;
-    // The pid is free for reuse from now on: no more signals through it.
-    pidfd_.Reset();
-    if (callbacks_.on_exit) callbacks_.on_exit(status);
-  });
+  // It leads its own process group (setsid): whatever of it is left goes
+  // with it, however it ended (fault catalogue #30).
+  reaper_.Track(
+      pid_,
+      [this](int status) {
+        running_ = false;
+        // The pid is free for reuse from now on: no more signals through it.
+        pidfd_.Reset();
+        if (callbacks_.on_exit) callbacks_.on_exit(status);
+      },
+      Reaper::OnExit::kKillGroup);
 }
 
 SupervisedProcess::~SupervisedProcess() {

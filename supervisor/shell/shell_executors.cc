@@ -25,18 +25,6 @@ using shell_internal::kExecutorPrefix;
 
 namespace {
 
-// waitid's siginfo as the core's exit status.
-core::ExitStatus FromSiginfo(const siginfo_t& info) {
-  switch (info.si_code) {
-    case CLD_EXITED:
-      return core::ExitStatus::Exited(info.si_status);
-    case CLD_DUMPED:
-      return core::ExitStatus::Signaled(info.si_status, true);
-    default:
-      return core::ExitStatus::Signaled(info.si_status);
-  }
-}
-
 // The process behind `pidfd` has exited (a pidfd is readable from then on).
 bool PidfdExited(int pidfd) {
   struct pollfd p {
@@ -90,9 +78,10 @@ void Shell::OnExecutorStarted(const std::string& worker, const v1::ExecutorStart
   // it and the pidfd turning readable is the only sign.
   e->watch =
       loop_.WatchFd(e->pidfd.get(), ipc::kReadable, [this, id](short) { OnExecutorPidfd(id); });
-  reaper_.Track(pid, [this, id](int status) {
-    OnExecutorExit(id, core::ExitStatus::FromWaitStatus(status), "");
-  });
+  reaper_.Track(
+      pid,
+      [this, id](int status) { OnExecutorExit(id, core::ExitStatus::FromWaitStatus(status), ""); },
+      Reaper::OnExit::kKillGroup);
   spdlog::info("{}: executor pid {} for activity {} ({}): adopting it as {}", worker, pid, activity,
                m.task_queue(), id);
   executors_[id] = std::move(e);
@@ -105,11 +94,12 @@ void Shell::OnExecutorPidfd(const std::string& id) {
   AdoptedExecutor& e = *it->second;
   siginfo_t info{};
   const int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(e.pidfd.get()), &info,
-                          WEXITED | WNOHANG);
+                          WEXITED | WNOHANG | WNOWAIT);
   if (rc == 0 && info.si_pid != 0) {
-    // Ours (reparented after its worker died), collected here before the
-    // SIGCHLD sweep got to it.
-    OnExecutorExit(id, FromSiginfo(info), "");
+    // Ours (reparented after its worker died), seen here before the SIGCHLD
+    // sweep got to it: the sweep reaps it now (its group first) and hands
+    // the status to the Track callback.
+    reaper_.Sweep();
     return;
   }
   if (rc == 0) {

@@ -3,8 +3,10 @@
 // other connections.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "ipc/client.h"
@@ -142,9 +144,9 @@ TEST_F(ServerClientTest, Malformed_EnvelopeAnsweredUnderItsIdConnectionSurvives)
   auto c = Connect();
   // request_id = 77, then a length-delimited field that claims more than is there.
   std::string body("\x08\x4d\x12\x7f\x01", 5);
-  ASSERT_TRUE(c.SendRaw(EncodeFrame({reinterpret_cast<const uint8_t*>(body.data()), body.size()}),
-                        5s)
-                  .ok());
+  ASSERT_TRUE(
+      c.SendRaw(EncodeFrame({reinterpret_cast<const uint8_t*>(body.data()), body.size()}), 5s)
+          .ok());
   auto reply = c.ReadEnvelope(5s);
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(reply->request_id(), 77u);
@@ -183,9 +185,9 @@ TEST_F(ServerClientTest, Unknown_RequestKindIsAProtocolErrorNamingTheField) {
   auto c = Connect();
   std::string req("\xba\x3e\x00", 3);  // field 999
   std::string body = std::string("\x08\x05\x12", 3) + static_cast<char>(req.size()) + req;
-  ASSERT_TRUE(c.SendRaw(EncodeFrame({reinterpret_cast<const uint8_t*>(body.data()), body.size()}),
-                        5s)
-                  .ok());
+  ASSERT_TRUE(
+      c.SendRaw(EncodeFrame({reinterpret_cast<const uint8_t*>(body.data()), body.size()}), 5s)
+          .ok());
   auto reply = c.ReadEnvelope(5s);
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(reply->request_id(), 5u);
@@ -300,6 +302,81 @@ TEST_F(ServerClientTest, AsyncClient_ManyConcurrentCallsAllAnswered) {
   auto guard = loop.AddTimer(10s, [&] { loop.Stop(); });
   loop.Run();
   EXPECT_EQ(answered, kCalls);
+}
+
+// Fault catalogue #22: someone removes the socket file while the server
+// lives. Connected peers never notice; the server binds the path again on
+// its next check, so peers that start later reach it too.
+TEST(ServerSocketPath, Removed_IsBoundAgainAndEarlierConnectionsStay) {
+  TempDir dir;
+  ScriptedHandler handler;
+  ServerOptions options;
+  options.socket_path = dir.path() + "/bridge.sock";
+  options.path_check_period = 20ms;
+  ServerThread server(options, handler);
+  ASSERT_TRUE(server.Start().ok());
+  ClientOptions client_options;
+  client_options.socket_path = options.socket_path;
+  client_options.hello.set_role(v1::ROLE_WORKER);
+  client_options.hello.set_task_queue("q1");
+  auto before = BlockingClient::Connect(client_options, 5s);
+  ASSERT_TRUE(before.ok()) << Describe(before.error());
+
+  struct stat original {};
+  ASSERT_EQ(::stat(options.socket_path.c_str(), &original), 0);
+  ASSERT_EQ(::unlink(options.socket_path.c_str()), 0);
+  // Polled: the check runs on the server's timer.
+  struct stat again {};
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::stat(options.socket_path.c_str(), &again) != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(S_ISSOCK(again.st_mode)) << "the path was not bound again";
+  EXPECT_EQ(again.st_mode & 0777, original.st_mode & 0777);
+
+  auto after = BlockingClient::Connect(client_options, 5s);
+  ASSERT_TRUE(after.ok()) << Describe(after.error());
+  v1::Request ping;
+  ping.mutable_ping()->set_payload("new");
+  auto r = after->Call(ping, 5s);
+  ASSERT_TRUE(r.ok()) << Describe(r.error());
+  EXPECT_EQ(r->ping().payload(), "new");
+  ping.mutable_ping()->set_payload("old");
+  r = before->Call(ping, 5s);
+  ASSERT_TRUE(r.ok()) << Describe(r.error());
+  EXPECT_EQ(r->ping().payload(), "old");
+}
+
+// Something that is not a socket put at the path is not ours to remove: the
+// server leaves it (and says so), and keeps serving its connected peers.
+TEST(ServerSocketPath, ReplacedByAFile_IsLeftAloneAndServingGoesOn) {
+  TempDir dir;
+  ScriptedHandler handler;
+  ServerOptions options;
+  options.socket_path = dir.path() + "/bridge.sock";
+  options.path_check_period = 20ms;
+  ServerThread server(options, handler);
+  ASSERT_TRUE(server.Start().ok());
+  ClientOptions client_options;
+  client_options.socket_path = options.socket_path;
+  client_options.hello.set_role(v1::ROLE_WORKER);
+  client_options.hello.set_task_queue("q1");
+  auto before = BlockingClient::Connect(client_options, 5s);
+  ASSERT_TRUE(before.ok()) << Describe(before.error());
+  ASSERT_EQ(::unlink(options.socket_path.c_str()), 0);
+  { std::ofstream(options.socket_path) << "not a socket"; }
+  std::this_thread::sleep_for(100ms);  // several checks
+  struct stat st {};
+  ASSERT_EQ(::stat(options.socket_path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "a regular file at the path was replaced";
+  v1::Request ping;
+  ping.mutable_ping()->set_payload("still");
+  auto r = before->Call(ping, 5s);
+  ASSERT_TRUE(r.ok()) << Describe(r.error());
+  EXPECT_EQ(r->ping().payload(), "still");
+  server.Stop();
+  EXPECT_EQ(::stat(options.socket_path.c_str(), &st), 0) << "stopping removed a file not ours";
 }
 
 }  // namespace

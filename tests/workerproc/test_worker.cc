@@ -79,22 +79,42 @@ std::string IsolatedSlow(ActivityContext& ctx, int64_t ms) {
 }
 HOURGLASS_ACTIVITY("t.isolated_slow", IsolatedSlow, {.isolation = hourglass::Isolation::kProcess});
 
+// Process-isolated: starts a long sleep in the background (in its own
+// process group, as a careless activity might) and returns at once, naming
+// it. The attempt's end must take the sleep with it.
+std::string LeavesChild() {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl("/bin/sleep", "sleep", "600", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return std::to_string(child);
+}
+HOURGLASS_ACTIVITY("t.leaves_child", LeavesChild, {.isolation = hourglass::Isolation::kProcess});
+
 // --- Workflows
 
 Task<std::string> Crashy(WorkflowContext& ctx, std::string how) {
   co_return co_await ctx.ExecuteActivity<std::string>(
       "t.crash",
       ActivityOptions().StartToCloseTimeout(20s).Retry(
-          hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0).MaximumAttempts(5)),
+          hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0).MaximumAttempts(
+              5)),
       how);
 }
 HOURGLASS_WORKFLOW("t.Crashy", Crashy);
 
 Task<std::string> Isolated(WorkflowContext& ctx, int64_t ms) {
-  co_return co_await ctx.ExecuteActivity<std::string>("t.isolated_slow", ActivityOptions().StartToCloseTimeout(30s),
-                                                      ms);
+  co_return co_await ctx.ExecuteActivity<std::string>(
+      "t.isolated_slow", ActivityOptions().StartToCloseTimeout(30s), ms);
 }
 HOURGLASS_WORKFLOW("t.Isolated", Isolated);
+
+Task<std::string> LeavesChildBehind(WorkflowContext& ctx) {
+  co_return co_await ctx.ExecuteActivity<std::string>("t.leaves_child",
+                                                      ActivityOptions().StartToCloseTimeout(30s));
+}
+HOURGLASS_WORKFLOW("t.LeavesChildBehind", LeavesChildBehind);
 
 Task<std::vector<std::string>> SignalQuery(WorkflowContext& ctx) {
   // Query handlers may run after the coroutine returned (a query on a closed
@@ -114,18 +134,20 @@ HOURGLASS_WORKFLOW("t.SignalQuery", SignalQuery);
 Task<std::string> CancelScope(WorkflowContext& ctx) {
   auto scope = ctx.NewScope();
   auto activity = ctx.ExecuteActivity<std::string>(
-      "t.until_cancelled", ActivityOptions()
-                               .StartToCloseTimeout(60s)
-                               .HeartbeatTimeout(2s)
-                               .Cancellation(hourglass::ActivityCancellationType::kWaitCancellationCompleted)
-                               .Scope(scope));
+      "t.until_cancelled",
+      ActivityOptions()
+          .StartToCloseTimeout(60s)
+          .HeartbeatTimeout(2s)
+          .Cancellation(hourglass::ActivityCancellationType::kWaitCancellationCompleted)
+          .Scope(scope));
   co_await ctx.Sleep(500ms);
   scope.Cancel();
   std::string outcome;
   try {
     outcome = co_await activity;
   } catch (const hourglass::ActivityError& e) {
-    outcome = std::string("activity error; cancellation=") + (hourglass::IsCancellation(e) ? "yes" : "no");
+    outcome = std::string("activity error; cancellation=") +
+              (hourglass::IsCancellation(e) ? "yes" : "no");
   }
   co_return outcome + "; workflow cancel_requested=" + (ctx.cancel_requested() ? "yes" : "no");
 }
@@ -141,8 +163,9 @@ Task<void> WaitForever(WorkflowContext& ctx) {
     cancelled = true;
   }
   if (cancelled) {
-    co_await ctx.ExecuteActivity<std::string>("t.echo", ActivityOptions().StartToCloseTimeout(10s).Scope(ctx.NewDetachedScope()),
-                                              std::string("cleanup"));
+    co_await ctx.ExecuteActivity<std::string>(
+        "t.echo", ActivityOptions().StartToCloseTimeout(10s).Scope(ctx.NewDetachedScope()),
+        std::string("cleanup"));
     throw hourglass::CancelledError("cancelled after cleanup");
   }
 }
@@ -158,7 +181,8 @@ HOURGLASS_WORKFLOW("t.Child", Child);
 
 Task<std::string> Parent(WorkflowContext& ctx) {
   auto child = co_await ctx.StartChildWorkflow(
-      "t.Child", hourglass::ChildWorkflowOptions().WorkflowId(ctx.info().workflow_id + "-kid"), std::string("hi"));
+      "t.Child", hourglass::ChildWorkflowOptions().WorkflowId(ctx.info().workflow_id + "-kid"),
+      std::string("hi"));
   co_await ctx.SignalChildWorkflow(child, "poke", std::string("there"));
   co_return co_await child.Result<std::string>();
 }
@@ -172,8 +196,9 @@ Task<std::string> CancelOther(WorkflowContext& ctx, std::string target) {
 HOURGLASS_WORKFLOW("t.CancelOther", CancelOther);
 
 Task<void> Fail(WorkflowContext&) {
-  throw hourglass::ApplicationError("card declined",
-                                    {.type = "PaymentError", .non_retryable = true, .details = hourglass::ToPayloads(42)});
+  throw hourglass::ApplicationError(
+      "card declined",
+      {.type = "PaymentError", .non_retryable = true, .details = hourglass::ToPayloads(42)});
   co_return;
 }
 HOURGLASS_WORKFLOW("t.Fail", Fail);
@@ -181,32 +206,37 @@ HOURGLASS_WORKFLOW("t.Fail", Fail);
 Task<std::string> ActivityFailures(WorkflowContext& ctx) {
   std::string out;
   try {
-    co_await ctx.ExecuteActivity<void>(
-        "timeout", ActivityOptions().StartToCloseTimeout(300ms).Retry(hourglass::RetryPolicy().MaximumAttempts(1)),
-        int64_t{1500});
+    co_await ctx.ExecuteActivity<void>("timeout",
+                                       ActivityOptions().StartToCloseTimeout(300ms).Retry(
+                                           hourglass::RetryPolicy().MaximumAttempts(1)),
+                                       int64_t{1500});
   } catch (const hourglass::ActivityError& e) {
     auto* t = dynamic_cast<const hourglass::TimeoutError*>(e.cause().get());
-    out += t && t->timeout_type() == hourglass::TimeoutType::kStartToClose ? "timeout:START_TO_CLOSE" : "timeout:?";
+    out += t && t->timeout_type() == hourglass::TimeoutType::kStartToClose
+               ? "timeout:START_TO_CLOSE"
+               : "timeout:?";
   }
   try {
-    co_await ctx.ExecuteActivity<void>(
-        "t.throws_std", ActivityOptions().StartToCloseTimeout(5s).Retry(hourglass::RetryPolicy().MaximumAttempts(2)));
+    co_await ctx.ExecuteActivity<void>("t.throws_std",
+                                       ActivityOptions().StartToCloseTimeout(5s).Retry(
+                                           hourglass::RetryPolicy().MaximumAttempts(2)));
   } catch (const hourglass::ActivityError& e) {
     auto* app = dynamic_cast<const hourglass::ApplicationError*>(e.cause().get());
     out += app ? "; " + app->type() + ": " + app->message() : "; ?";
   }
-  out += "; retried=" + std::to_string(co_await ctx.ExecuteActivity<int>(
-                            "retryable_error",
-                            ActivityOptions().StartToCloseTimeout(5s).Retry(
-                                hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0)),
-                            2));
+  out += "; retried=" +
+         std::to_string(co_await ctx.ExecuteActivity<int>(
+             "retryable_error",
+             ActivityOptions().StartToCloseTimeout(5s).Retry(
+                 hourglass::RetryPolicy().InitialInterval(50ms).BackoffCoefficient(1.0)),
+             2));
   co_return out;
 }
 HOURGLASS_WORKFLOW("t.ActivityFailures", ActivityFailures);
 
 Task<std::string> AsyncActivity(WorkflowContext& ctx, std::string token_path) {
-  co_return co_await ctx.ExecuteActivity<std::string>("t.complete_later", ActivityOptions().StartToCloseTimeout(30s),
-                                                      token_path);
+  co_return co_await ctx.ExecuteActivity<std::string>(
+      "t.complete_later", ActivityOptions().StartToCloseTimeout(30s), token_path);
 }
 HOURGLASS_WORKFLOW("t.AsyncActivity", AsyncActivity);
 
@@ -222,7 +252,9 @@ Task<nlohmann::json> Properties(WorkflowContext& ctx) {
   ctx.UpsertMemo({{"stage", "upserted"}});
   const bool patched = ctx.Patched("p1");
   co_await ctx.Sleep(10ms);
-  co_return nlohmann::json{{"patched", patched}, {"uuid", ctx.NewUuid()}, {"memo_seen", ctx.info().memo.contains("stage")}};
+  co_return nlohmann::json{{"patched", patched},
+                           {"uuid", ctx.NewUuid()},
+                           {"memo_seen", ctx.info().memo.contains("stage")}};
 }
 HOURGLASS_WORKFLOW("t.Properties", Properties);
 
@@ -231,7 +263,8 @@ HOURGLASS_WORKFLOW("t.Properties", Properties);
 Task<void> Versioned(WorkflowContext& ctx) {
   const char* v = std::getenv("HG_TEST_VARIANT");
   if (v != nullptr && std::string(v) == "2") {
-    co_await ctx.ExecuteActivity<std::string>("t.echo", ActivityOptions().StartToCloseTimeout(5s), std::string("x"));
+    co_await ctx.ExecuteActivity<std::string>("t.echo", ActivityOptions().StartToCloseTimeout(5s),
+                                              std::string("x"));
   } else {
     co_await ctx.Sleep(1ms);
   }

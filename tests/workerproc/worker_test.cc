@@ -21,6 +21,7 @@
 #include "ipc/unix_socket.h"
 #include "tests/testing/process.h"
 #include "tests/testing/stack.h"
+#include "tests/testing/supervisor_process.h"
 #include "tests/testing/temp_dir.h"
 #include "workerproc/sdk/src/convert.h"
 
@@ -481,6 +482,21 @@ TEST_F(WorkerTest, ProcessIsolation_ExecutorOutlivesItsKilledWorkerAndRecordsThe
   ASSERT_TRUE(completed.has_value()) << "the executor must deliver its result after its worker died";
   ServeWith();
   EXPECT_NE(Result("outlive-1").get<std::string>().find("slow done"), std::string::npos);
+}
+
+TEST_F(WorkerTest, ProcessIsolation_WhatAnAttemptLeftRunningEndsWithIt) {
+  ServeWith();
+  Start("t.LeavesChildBehind", "leaves-child");
+  const pid_t left = static_cast<pid_t>(std::stoi(Result("leaves-child").get<std::string>()));
+  ASSERT_GT(left, 0);
+  // Polled: the worker reaps the executor (and kills its group) after the
+  // result has gone to the server.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (testing::ProcessAlive(left) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(testing::ProcessAlive(left)) << "the attempt's background process outlived it";
+  if (testing::ProcessAlive(left)) ::kill(left, SIGKILL);
 }
 
 TEST_F(WorkerTest, ProcessIsolation_WorkerWideFlagRunsSamplesAndForwardsCancellation) {

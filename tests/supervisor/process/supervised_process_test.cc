@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ipc/exit_codes.h"
 #include "tests/testing/process.h"
@@ -132,24 +133,53 @@ TEST(SupervisedProcess, Signal_GoesThroughThePidfd) {
   EXPECT_EQ(DescribeWaitStatus(*status), "killed by SIGTERM");
 }
 
-TEST(Reaper, Orphans_OfAChildAreReapedByTheSubreaperAndReported) {
+TEST(Reaper, Orphans_AChildsGroupDiesWithItAndIsReapedByTheSubreaper) {
   ipc::EventLoop loop;
-  std::vector<pid_t> orphans;
-  Reaper reaper(loop, [&](pid_t pid, int) { orphans.push_back(pid); });
+  std::vector<std::pair<pid_t, int>> orphans;
+  Reaper reaper(loop, [&](pid_t pid, int s) { orphans.emplace_back(pid, s); });
   std::optional<int> status;
   std::vector<std::string> out;
   LaunchSpec spec;
   spec.id = "parent";
-  // The grandchild outlives its parent: it is reparented to us.
-  spec.argv = {"/bin/sh", "-c", "sleep 0.2 & echo $!; exit 0"};
+  // The grandchild would outlive its parent by minutes; it is in the
+  // parent's process group, so it is killed when the parent exits (fault
+  // catalogue #30), reparented to us, and reaped as an orphan.
+  spec.argv = {"/bin/sh", "-c", "sleep 600 & echo $!; exit 0"};
   auto p = SupervisedProcess::Start(loop, reaper, spec,
                                     {nullptr, [&](int s) { status = s; },
                                      [&](bool, const std::string& line) { out.push_back(line); }});
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value() && !orphans.empty(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit 0");
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(orphans, (std::vector<pid_t>{static_cast<pid_t>(std::stoi(out[0]))}));
+  ASSERT_EQ(orphans.size(), 1u);
+  EXPECT_EQ(orphans[0].first, static_cast<pid_t>(std::stoi(out[0])));
+  EXPECT_EQ(DescribeWaitStatus(orphans[0].second), "killed by SIGKILL");
   EXPECT_EQ(reaper.tracked(), 0u);
+}
+
+TEST(Reaper, LeaveGroup_AnUntrackedGroupIsNotTouched) {
+  // Only a tracked leader's group is killed: a child tracked with the
+  // default leaves its group alone (the grandchild ends on its own).
+  ipc::EventLoop loop;
+  std::vector<std::pair<pid_t, int>> orphans;
+  Reaper reaper(loop, [&](pid_t pid, int s) { orphans.emplace_back(pid, s); });
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setsid();
+    if (::fork() == 0) {
+      ::usleep(300 * 1000);
+      ::_exit(7);
+    }
+    ::_exit(0);
+  }
+  std::optional<int> status;
+  reaper.Track(child, [&](int s) { status = s; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return status.has_value() && !orphans.empty(); }));
+  EXPECT_EQ(DescribeWaitStatus(*status), "exit 0");
+  ASSERT_EQ(orphans.size(), 1u);
+  EXPECT_EQ(DescribeWaitStatus(orphans[0].second), "exit 7");
 }
 
 }  // namespace

@@ -82,15 +82,18 @@ std::optional<ipc::BlockingClient> ConnectToBridge(const ExecutorConfig& config)
 
 std::string DescribeSignal(int signo) {
   const char* abbrev = ::sigabbrev_np(signo);
-  std::string out = abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
+  std::string out =
+      abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
   out += " (";
   out += ::strsignal(signo);
   out += ")";
-  if (signo == SIGKILL) out += "; a SIGKILL nobody sent is usually the OOM killer or a memory limit";
+  if (signo == SIGKILL)
+    out += "; a SIGKILL nobody sent is usually the OOM killer or a memory limit";
   return out;
 }
 
-std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& config, const at::ActivityTask& task) {
+std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& config,
+                                                      const at::ActivityTask& task) {
   auto pair = ipc::MakeSocketPair();
   if (!pair.ok()) {
     spdlog::error("executor: socketpair: {}", ipc::Describe(pair.error()));
@@ -98,11 +101,10 @@ std::optional<ExecutorProcess> ExecutorProcess::Spawn(const ExecutorConfig& conf
   }
   ipc::UniqueFd ours = std::move(pair->first);
   ipc::UniqueFd theirs = std::move(pair->second);
-  std::vector<std::string> args{config.executable, "--run-activity",
-                                "--activity-fd",   std::to_string(kExecutorFd),
-                                "--bridge-socket", config.bridge_socket,
-                                "--task-queue",    config.task_queue,
-                                "--log-level",     config.log_level};
+  std::vector<std::string> args{
+      config.executable, "--run-activity",     "--activity-fd", std::to_string(kExecutorFd),
+      "--bridge-socket", config.bridge_socket, "--task-queue",  config.task_queue,
+      "--log-level",     config.log_level};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -155,6 +157,16 @@ void ExecutorProcess::Cancel(const at::ActivityTask& cancel) {
 }
 
 int ExecutorProcess::Wait() {
+  // Seen exited but not reaped yet: while it is an unreaped zombie its pid
+  // (its process group's id: it leads a session of its own) cannot be
+  // reused, so killing the group now reaches only what the attempt left
+  // behind (a background process it started), never a stranger.
+  siginfo_t info{};
+  int rc;
+  while ((rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT)) < 0 &&
+         errno == EINTR) {
+  }
+  if (rc == 0) (void)::kill(-pid_, SIGKILL);  // ESRCH: it was alone
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
@@ -196,7 +208,8 @@ int RunExecutorProcess(const ExecutorConfig& config, int fd) {
     }
   }).detach();
 
-  ActivityContext ctx(MakeActivityInfo(task.task_token(), task.start(), config.task_queue), runtime);
+  ActivityContext ctx(MakeActivityInfo(task.task_token(), task.start(), config.task_queue),
+                      runtime);
   auto result = RunActivity(ctx, FromProto(task.start().input()));
   // Fault point: the attempt ran, its completion is not delivered yet.
   // "error" turns the result into a retryable failure.
