@@ -3,7 +3,6 @@
 // clients reach it over the IPC socket (docs/ipc-protocol.md).
 
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 
 #include "bridgehost/holder.h"
 #include "bridgehost/runtime.h"
+#include "ipc/log_sink.h"
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   }
   if (socket_path.empty()) socket_path = runtime_dir + "/bridge.sock";
 
-  spdlog::set_default_logger(spdlog::stderr_color_mt("bridgehost"));
+  spdlog::set_default_logger(logging::NonBlockingLogger("bridgehost"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   failpoint::ArmFromEnvironment();  // docs/fault-injection.md
 

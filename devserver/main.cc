@@ -4,7 +4,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "devserver/service/call_counter.h"
 #include "devserver/service/workflow_service.h"
 #include "devserver/store/sqlite_store.h"
+#include "ipc/log_sink.h"
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   }
 
   // Logs go to stderr; stdout carries only the ready line.
-  auto logger = spdlog::stderr_color_mt("devserver");
+  auto logger = hourglass::logging::NonBlockingLogger("devserver");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
   hourglass::failpoint::ArmFromEnvironment();  // docs/fault-injection.md

@@ -6,7 +6,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/log_sink.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
 #include "ipc/unix_socket.h"
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  spdlog::set_default_logger(spdlog::stderr_color_mt("supervisor"));
+  spdlog::set_default_logger(hourglass::logging::NonBlockingLogger("supervisor"));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   Config config;

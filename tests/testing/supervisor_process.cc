@@ -200,7 +200,8 @@ bool SupervisorProcess::Start() {
     argv.push_back(path);
   }
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
-  auto p = ChildProcess::Spawn({argv, {}, false, log_path_});
+  auto p = ChildProcess::Spawn(
+      {argv, {}, false, options_.stderr_path.empty() ? log_path_ : options_.stderr_path});
   if (!p) return false;
   process_.emplace(std::move(*p));
   exit_status_.reset();

@@ -54,6 +54,9 @@ struct SupervisorOptions {
   // runtime directory); empty: a fresh temporary one owned by this object.
   std::string dir = {};
   std::string log_name = "supervisor.log";
+  // Where the supervisor's stderr goes instead of that log (a FIFO nobody
+  // reads, /dev/full); Log() and the helpers reading it then see nothing.
+  std::string stderr_path = {};
   std::string log_level = "info";
   // The supervisor's environment is the test's, minus `unset_env` (names),
   // plus `env` ("NAME=VALUE", replacing an inherited NAME): NOTIFY_SOCKET

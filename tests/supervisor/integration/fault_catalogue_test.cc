@@ -11,8 +11,10 @@
 // task or attempt lost with a killed process comes back within seconds.
 // Nothing here asserts a duration: every wait polls with a deadline.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -753,7 +755,8 @@ TEST_F(FaultCatalogueTest, Row22_BridgeSocketUnlinked_ExistingServeAndTheBridgeH
   // Polled: the check runs on B's timer.
   struct stat socket_file {};
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (::stat(s.bridge_socket().c_str(), &socket_file) != 0 && std::chrono::steady_clock::now() < deadline) {
+  while (::stat(s.bridge_socket().c_str(), &socket_file) != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     SupervisorProcess::SleepMs(20);
   }
   ASSERT_TRUE(S_ISSOCK(socket_file.st_mode)) << "bridge.sock was not bound again";
@@ -776,6 +779,65 @@ TEST_F(FaultCatalogueTest, Row22_BridgeSocketUnlinked_ExistingServeAndTheBridgeH
   ExpectEveryWorkflowCompletedOnce([](const std::string& id) {
     return id == "row22-after" ? "over the path bound again" : "over the old connection";
   });
+  StopAndExpectClean(s);
+}
+
+// #24: the disk under the supervisor's log is full: every write of its
+// stderr fails (/dev/full: ENOSPC). Logging must never stop the supervisor:
+// the tree starts, serves, restarts a killed worker and stops with exit 0.
+TEST_F(FaultCatalogueTest, Row24_LogWritesFail_TheTreeServesRestartsAndStops) {
+  SupervisorProcess& s = LaunchReady({.queues = {"a"}, .stderr_path = "/dev/full"});
+  ASSERT_FALSE(HasFailure());
+  StartWorkflow("a", "row24-before", ActivityThenReturn("logged nowhere"));
+  EXPECT_EQ(Result("row24-before"), json("logged nowhere"));
+  const auto before = s.Status();
+  ASSERT_TRUE(before.has_value());
+  const pid_t worker = FindEntry(*before, "a")->pid();
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  auto after = s.WaitStatus(
+      [&](const v1::CtlStatusReply& st) {
+        const auto* a = FindEntry(st, "a");
+        return a && a->ready() && a->pid() != worker;
+      },
+      30s);
+  ASSERT_TRUE(after.has_value()) << "the killed worker was not restarted";
+  EXPECT_EQ(Restarts(*after, "worker:a"), 1);
+  StartWorkflow("a", "row24-after", ActivityThenReturn("logged nowhere"));
+  ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "logged nowhere"; });
+  StopAndExpectClean(s);
+}
+
+// #25: whoever reads the supervisor's stderr stops reading (a hung journal, a
+// stopped pager): here a FIFO the test holds open and never reads. Once the
+// pipe is full, a blocking write would stop the supervisor, and with it the
+// draining of its children's output, which would stop them in turn. Lines
+// are dropped instead: a hundred worker restarts (each logged) fill the pipe,
+// and the tree still restarts, answers, serves and stops.
+TEST_F(FaultCatalogueTest, Row25_LogReaderStalled_TheTreeGoesOnAndLinesAreDropped) {
+  const std::string fifo = ScriptDir() + "/stderr.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Held open for reading (O_RDWR: the open does not wait for a writer) and
+  // never read.
+  ipc::UniqueFd never_read(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(never_read);
+  SupervisorProcess& s = LaunchReady({.queues = {"a"}, .stderr_path = fifo, .log_level = "debug"});
+  ASSERT_FALSE(HasFailure());
+  constexpr int kRestarts = 100;
+  for (int i = 0; i < kRestarts; ++i) {
+    v1::CtlRequest restart;
+    restart.mutable_restart()->set_child_id("worker:a");
+    auto reply = s.Ctl(restart, 20s);
+    ASSERT_TRUE(reply.has_value() && !reply->has_error())
+        << "restart " << i << ": " << (reply ? reply->ShortDebugString() : "no reply");
+  }
+  int buffered = 0;
+  ASSERT_EQ(::ioctl(never_read.get(), FIONREAD, &buffered), 0);
+  // Full: 64 KiB less the unfilled tails of its pages (a line that does not
+  // fit in a page's remainder takes a new page).
+  EXPECT_GT(buffered, 56 * 1024) << "the pipe never filled: the test proves nothing";
+  StartWorkflow("a", "row25", ActivityThenReturn("not logged"));
+  EXPECT_EQ(Result("row25"), json("not logged"));
+  ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "not logged"; });
   StopAndExpectClean(s);
 }
 

@@ -6,7 +6,6 @@
 #include "hourglass/worker.h"
 
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "ipc/log_sink.h"
 #include "ipc/control_channel.h"
 #include "ipc/event_loop.h"
 #include "ipc/exit_codes.h"
@@ -429,7 +429,7 @@ int RunWorker(int argc, char** argv) {
   o.heartbeat_period = std::chrono::milliseconds(heartbeat_ms);
   o.connect_timeout = std::chrono::milliseconds(connect_ms);
   o.default_isolation = isolation == "process" ? Isolation::kProcess : Isolation::kThread;
-  spdlog::set_default_logger(spdlog::stderr_color_mt(run_activity ? "executor" : "worker"));
+  spdlog::set_default_logger(logging::NonBlockingLogger(run_activity ? "executor" : "worker"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   if (replay) {
     if (replay_files.empty()) {
