@@ -1,5 +1,6 @@
 #include "ipc/result.h"
 
+#include <cerrno>
 #include <string_view>
 
 namespace hourglass::ipc {
@@ -21,6 +22,19 @@ std::string ErrorKindName(ErrorKind kind) {
 
 std::string Describe(const Error& error) {
   return ErrorKindName(error.kind()) + ": " + error.message();
+}
+
+ErrorKind KindForErrno(int error, ErrorKind otherwise) {
+  switch (error) {
+    case EAGAIN:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOBUFS:
+      return v1::ERROR_KIND_UNAVAILABLE;
+    default:
+      return otherwise;
+  }
 }
 
 }  // namespace hourglass::ipc

@@ -21,12 +21,17 @@ std::string ErrorKindName(ErrorKind kind);
 // "STALE_EPOCH: handle from epoch 3, bridge is at 4".
 std::string Describe(const Error& error);
 
+// The kind for a failed system call: UNAVAILABLE (retry later) when `error`
+// means the process is short of processes, descriptors or memory (EAGAIN,
+// EMFILE, ENFILE, ENOMEM, ENOBUFS), else `otherwise`.
+ErrorKind KindForErrno(int error, ErrorKind otherwise);
+
 // A value or a typed error. Small on purpose: std::expected is C++23.
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}           // NOLINT(runtime/explicit)
-  Result(Error error) : v_(std::move(error)) {}       // NOLINT(runtime/explicit)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(runtime/explicit)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(runtime/explicit)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }

@@ -129,6 +129,9 @@ Server::Server(EventLoop& loop, ServerOptions options, RequestHandler& handler)
     : loop_(loop),
       options_(std::move(options)),
       handler_(handler),
+      listener_(
+          loop, Listener::Options{options_.socket_path, "ipc", options_.path_check_period},
+          [this](UniqueFd fd, const PeerCredentials& peer) { OnAccepted(std::move(fd), peer); }),
       self_(std::make_shared<Server*>(this)) {
   options_.welcome.set_protocol_version(v1::PROTOCOL_VERSION_1);
   options_.welcome.set_bridge_pid(static_cast<int32_t>(::getpid()));
@@ -141,75 +144,20 @@ Server::~Server() {
 }
 
 Status Server::Start() {
-  auto lock = OwnerLock::Acquire(options_.socket_path + ".lock");
-  if (!lock) return lock.error();
-  auto fd = ListenUnixSocket(options_.socket_path);
-  if (!fd) return fd.error();
-  lock_ = std::move(lock).value();
-  Listen(std::move(fd).value());
-  if (options_.path_check_period.count() > 0) {
-    path_check_timer_ =
-        loop_.AddPeriodicTimer(options_.path_check_period, [this] { CheckSocketPath(); });
-  }
+  if (auto st = listener_.Start(); !st) return st;
   spdlog::info("ipc: listening on {} (epoch {})", options_.socket_path, epoch());
   return OkStatus();
 }
 
-void Server::Listen(UniqueFd fd) {
-  accept_watch_.Reset();
-  listen_fd_ = std::move(fd);
-  struct stat st {};
-  if (::stat(options_.socket_path.c_str(), &st) == 0) {
-    bound_dev_ = st.st_dev;
-    bound_ino_ = st.st_ino;
-  }
-  accept_watch_ = loop_.WatchFd(listen_fd_.get(), kReadable, [this](short) { OnAcceptable(); });
-}
-
-void Server::CheckSocketPath() {
-  if (!listen_fd_) return;
-  struct stat st {};
-  const bool ours = ::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == bound_dev_ &&
-                    st.st_ino == bound_ino_;
-  if (ours) {
-    rebind_failure_logged_ = false;
-    return;
-  }
-  // We hold the owner lock, so whatever is at the path now is not another
-  // live server's; ListenUnixSocket replaces a socket file and refuses
-  // anything else. Peers already connected keep their connections.
-  auto fd = ListenUnixSocket(options_.socket_path);
-  if (!fd) {
-    // Once, not every period: the state is the same until someone acts.
-    if (!rebind_failure_logged_) {
-      spdlog::error("ipc: {} no longer names our socket, and binding it again failed: {}",
-                    options_.socket_path, Describe(fd.error()));
-      rebind_failure_logged_ = true;
-    }
-    return;
-  }
-  rebind_failure_logged_ = false;
-  Listen(std::move(fd).value());
-  spdlog::warn("ipc: {} had been removed or replaced: bound it again", options_.socket_path);
-}
-
 void Server::Stop() {
-  if (!listen_fd_) return;
-  path_check_timer_.Reset();
-  accept_watch_.Reset();
-  listen_fd_.Reset();
-  // Only our own socket file: something else put at the path is not ours.
-  if (struct stat st{}; ::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == bound_dev_ &&
-                        st.st_ino == bound_ino_) {
-    ::unlink(options_.socket_path.c_str());
-  }
+  if (!listener_.listening()) return;
+  listener_.Stop();
   // Closing reports OnDisconnected for each. Destruction waits for the next
   // loop turn: Stop() may be called from inside a connection's own callback.
   for (auto& [id, conn] : connections_) conn->channel_.Close();
   auto doomed = std::make_shared<decltype(connections_)>(std::move(connections_));
   connections_.clear();
   loop_.Post([doomed] {});
-  lock_ = OwnerLock();
 }
 
 bool Server::PeerAllowed(const PeerCredentials& peer) const {
@@ -218,34 +166,18 @@ bool Server::PeerAllowed(const PeerCredentials& peer) const {
          options_.allowed_uids.end();
 }
 
-void Server::OnAcceptable() {
-  for (;;) {
-    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    if (!fd) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        spdlog::error("ipc: accept on {}: {}", options_.socket_path, std::strerror(errno));
-      }
-      return;
-    }
-    auto peer = GetPeerCredentials(fd.get());
-    if (!peer) {
-      spdlog::warn("ipc: refused a connection: {}", Describe(peer.error()));
-      continue;
-    }
-    if (!PeerAllowed(*peer)) {
-      spdlog::warn(
-          "ipc: refused a connection from pid {} uid {}: only uid {} and the allowed "
-          "uids may connect",
-          peer->pid, peer->uid, ::geteuid());
-      continue;
-    }
-    const ConnectionId id = next_id_++;
-    connections_.emplace(
-        id, std::unique_ptr<Connection>(new Connection(*this, id, std::move(fd), *peer,
-                                                       options_.max_frame_bytes, epoch())));
-    spdlog::debug("ipc: conn {} accepted from pid {} uid {}", id, peer->pid, peer->uid);
+void Server::OnAccepted(UniqueFd fd, const PeerCredentials& peer) {
+  if (!PeerAllowed(peer)) {
+    spdlog::warn(
+        "ipc: refused a connection from pid {} uid {}: only uid {} and the allowed "
+        "uids may connect",
+        peer.pid, peer.uid, ::geteuid());
+    return;
   }
+  const ConnectionId id = next_id_++;
+  connections_.emplace(id, std::unique_ptr<Connection>(new Connection(
+                               *this, id, std::move(fd), peer, options_.max_frame_bytes, epoch())));
+  spdlog::debug("ipc: conn {} accepted from pid {} uid {}", id, peer.pid, peer.uid);
 }
 
 void Server::Dispatch(Connection& conn, ServerSession::Decision d) {

@@ -24,6 +24,7 @@
 #include "ipc/event_loop.h"
 #include "ipc/frame.h"
 #include "ipc/frame_channel.h"
+#include "ipc/listener.h"
 #include "ipc/result.h"
 #include "ipc/server_session.h"
 #include "ipc/unix_socket.h"
@@ -161,11 +162,7 @@ class Server {
   friend class Connection;
   friend class Responder;
 
-  void OnAcceptable();
-  // Binds socket_path again if it no longer names listen_fd_'s socket.
-  void CheckSocketPath();
-  // Takes `fd` (bound at socket_path) as the listening socket.
-  void Listen(UniqueFd fd);
+  void OnAccepted(UniqueFd fd, const PeerCredentials& peer);
   bool PeerAllowed(const PeerCredentials& peer) const;
   bool Deliver(ConnectionId id, uint64_t request_id, v1::Response response);
   bool IsPending(ConnectionId id, uint64_t request_id);
@@ -175,14 +172,7 @@ class Server {
   EventLoop& loop_;
   ServerOptions options_;
   RequestHandler& handler_;
-  OwnerLock lock_;
-  UniqueFd listen_fd_;
-  EventHandle accept_watch_;
-  EventHandle path_check_timer_;
-  // The socket file we bound (st_dev, st_ino): what socket_path must name.
-  dev_t bound_dev_ = 0;
-  ino_t bound_ino_ = 0;
-  bool rebind_failure_logged_ = false;
+  Listener listener_;
   ConnectionId next_id_ = 1;
   std::map<ConnectionId, std::unique_ptr<Connection>> connections_;
   // Responders hold a weak reference, so one outliving the server is inert.

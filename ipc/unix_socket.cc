@@ -1,7 +1,5 @@
 #include "ipc/unix_socket.h"
 
-#include <cstdlib>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace hourglass::ipc {
@@ -57,8 +56,9 @@ Status EnsurePrivateDirectory(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return SysError(v1::ERROR_KIND_INTERNAL, "mkdir " + path, errno);
   }
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) return SysError(v1::ERROR_KIND_INTERNAL, "lstat " + path, errno);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return SysError(v1::ERROR_KIND_INTERNAL, "lstat " + path, errno);
   if (!S_ISDIR(st.st_mode)) {
     return MakeError(v1::ERROR_KIND_INVALID_ARGUMENT,
                      path + " is not a directory (a symlink is refused too)");
@@ -101,7 +101,7 @@ Result<UniqueFd> ListenUnixSocket(const std::string& path, int backlog) {
   if (!addr) return addr.error();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return SysError(v1::ERROR_KIND_INTERNAL, "socket", errno);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return MakeError(v1::ERROR_KIND_INVALID_ARGUMENT,
@@ -153,7 +153,8 @@ Result<PeerCredentials> GetPeerCredentials(int fd) {
 Result<std::pair<UniqueFd, UniqueFd>> MakeSocketPair() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    return SysError(v1::ERROR_KIND_INTERNAL, "socketpair", errno);
+    const int error = errno;
+    return SysError(KindForErrno(error, v1::ERROR_KIND_INTERNAL), "socketpair", error);
   }
   return std::make_pair(UniqueFd(fds[0]), UniqueFd(fds[1]));
 }

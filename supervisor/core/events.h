@@ -30,6 +30,11 @@ struct ChildSpawned {
 struct SpawnFailed {
   std::string id{};
   std::string reason{};
+  // The supervisor ran short of resources (fork EAGAIN, EMFILE, ENFILE,
+  // ENOMEM): retried after a growing delay and not counted against
+  // intensity. Otherwise (a missing binary, a failed setuid...) a failed
+  // start counts like a crash.
+  bool short_of_resources = false;
 };
 // The child sent READY on its control channel.
 struct ChildReady {

@@ -39,6 +39,9 @@ struct Tree::Node {
   bool kill_sent = false;
   std::string failure;  // why the core killed it as failed
   bool spawn_failed_last = false;
+  // The delay before the next retry of a spawn that failed for want of
+  // resources; doubles per such failure, back to zero once a spawn works.
+  Duration resource_backoff{0};
   std::optional<TimePoint> last_spawn;
   TimerToken shutdown_timer = 0;
   TimerToken restart_timer = 0;
@@ -65,6 +68,11 @@ struct Tree::Node {
 };
 
 namespace {
+
+// Retries of a spawn that failed for want of resources: 100 ms, doubling,
+// at most 5 s apart.
+constexpr Duration kFirstResourceRetry{100};
+constexpr Duration kMaxResourceRetry{5000};
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -239,6 +247,7 @@ void Tree::OnSpawned(const ChildSpawned& e) {
   }
   c->pid = e.pid;
   c->spawn_failed_last = false;
+  c->resource_backoff = Duration{0};
   c->started_at = now_;
   Notify(NodeEventKind::kSpawned, *c);
   Emit(Severity::kInfo, Report::kProgress, *c->parent, c, "started " + WithPid(c->id, c->pid));
@@ -274,6 +283,25 @@ void Tree::OnSpawnFailed(const SpawnFailed& e) {
     Emit(Severity::kWarning, Report::kStartError, *c->parent, c,
          "start_error: " + Quote(c->id) + ": " + e.reason + "; not retried: it is being stopped");
     CompleteStop(*c);
+    return;
+  }
+  if (e.short_of_resources) {
+    // The supervisor itself is short of processes, descriptors or memory:
+    // nothing about the child, and nothing a restart of its siblings or an
+    // escalation would fix (they need the same resources). Counted, a blip
+    // would use up every level's intensity in a millisecond of immediate
+    // retries and stop the whole tree (it did: fault catalogue #26). So it
+    // is retried after a growing delay, uncounted, while the rest of the
+    // tree runs on; the log says so at each retry.
+    c->resource_backoff = c->resource_backoff == Duration{0}
+                              ? kFirstResourceRetry
+                              : std::min(c->resource_backoff * 2, kMaxResourceRetry);
+    c->state = NodeState::kBackingOff;
+    c->restart_timer = Arm(*c, TimerKind::kRestart, now_ + c->resource_backoff);
+    Emit(Severity::kWarning, Report::kStartError, *c->parent, c,
+         "start_error: " + Quote(c->id) + " " + e.reason +
+             " (the supervisor is short of resources); retrying in " + Ms(c->resource_backoff) +
+             ", not counted against intensity");
     return;
   }
   // A spawn that fails is an abnormal end before the process existed: the

@@ -44,8 +44,8 @@ struct StepFailure {
 // The child side, between fork and exec. The supervisor is single-threaded,
 // so everything here is safe after fork; still, all allocation is done
 // beforehand where it is easy.
-[[noreturn]] void RunChild(const LaunchSpec& spec, char* const* argv, char* const* envp, int out_w, int err_w,
-                           int error_pipe) {
+[[noreturn]] void RunChild(const LaunchSpec& spec, char* const* argv, char* const* envp, int out_w,
+                           int err_w, int error_pipe) {
   if (::setsid() < 0) FailStep(error_pipe, "setsid", errno);
   // The raw syscall, not sigaction(): glibc refuses the two signals it keeps
   // for itself (32 and 33), and an ignored one would survive exec all the
@@ -94,7 +94,8 @@ struct StepFailure {
     if (k > from) ::close_range(static_cast<unsigned>(from), static_cast<unsigned>(k - 1), 0);
     from = k + 1;
   }
-  if (from < error_pipe) ::close_range(static_cast<unsigned>(from), static_cast<unsigned>(error_pipe - 1), 0);
+  if (from < error_pipe)
+    ::close_range(static_cast<unsigned>(from), static_cast<unsigned>(error_pipe - 1), 0);
   ::close_range(static_cast<unsigned>(error_pipe + 1), ~0U, 0);
 
   if (spec.drop_capabilities) {
@@ -115,10 +116,12 @@ struct StepFailure {
   if (spec.uid && ::setuid(*spec.uid) < 0) FailStep(error_pipe, "setuid", errno);
   if (spec.drop_capabilities) {
     cap_t empty = cap_init();  // all sets empty
-    if (empty == nullptr || cap_set_proc(empty) < 0) FailStep(error_pipe, "drop capabilities", errno);
+    if (empty == nullptr || cap_set_proc(empty) < 0)
+      FailStep(error_pipe, "drop capabilities", errno);
     cap_free(empty);
   }
-  if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) FailStep(error_pipe, "no_new_privs", errno);
+  if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    FailStep(error_pipe, "no_new_privs", errno);
   ::execve(argv[0], argv, envp);
   FailStep(error_pipe, "exec", errno);
 }
@@ -126,7 +129,8 @@ struct StepFailure {
 }  // namespace
 
 ipc::Result<LaunchedChild> Launch(const LaunchSpec& spec) {
-  if (spec.argv.empty()) return ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "launch " + spec.id + ": empty argv");
+  if (spec.argv.empty())
+    return ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT, "launch " + spec.id + ": empty argv");
   // Everything the child needs, built before fork.
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -151,7 +155,11 @@ ipc::Result<LaunchedChild> Launch(const LaunchSpec& spec) {
   envp.push_back(nullptr);
 
   auto fail = [&](const std::string& what, int error) {
-    return ipc::MakeError(v1::ERROR_KIND_INTERNAL, "launch " + spec.id + ": " + what + ": " + ::strerror(error));
+    // Short of processes, descriptors or memory (here or in the child before
+    // exec): UNAVAILABLE, retry later. Anything else will fail the same way
+    // again.
+    return ipc::MakeError(ipc::KindForErrno(error, v1::ERROR_KIND_INTERNAL),
+                          "launch " + spec.id + ": " + what + ": " + ::strerror(error));
   };
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) < 0) return fail("pipe", errno);

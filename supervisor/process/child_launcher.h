@@ -57,9 +57,11 @@ struct LaunchedChild {
   ipc::UniqueFd stderr_fd;
 };
 
-// Errors: INVALID_ARGUMENT for an empty argv; INTERNAL for a failed step,
-// with the step and errno ("launch bridgehost: exec /x: No such file or
-// directory"). The child has been reaped in that case.
+// Errors: INVALID_ARGUMENT for an empty argv; for a failed step, with the
+// step and errno ("launch bridgehost: exec /x: No such file or directory"),
+// UNAVAILABLE when the errno means a shortage of processes, descriptors or
+// memory (EAGAIN, EMFILE, ENFILE, ENOMEM: worth retrying later), INTERNAL
+// otherwise. The child has been reaped in that case.
 ipc::Result<LaunchedChild> Launch(const LaunchSpec& spec);
 
 // Sends `signo` through the pidfd (never by a pid that may be reused).

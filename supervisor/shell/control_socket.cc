@@ -73,63 +73,35 @@ class ControlSocket::Connection : private ipc::FrameChannel::Delegate {
 ControlSocket::ControlSocket(ipc::EventLoop& loop, std::string path,
                              std::vector<uid_t> allowed_uids, Handler& handler)
     : loop_(loop),
-      path_(std::move(path)),
       allowed_uids_(std::move(allowed_uids)),
-      handler_(handler) {}
+      handler_(handler),
+      listener_(loop, ipc::Listener::Options{std::move(path), "control socket", kPathCheckPeriod},
+                [this](ipc::UniqueFd fd, const ipc::PeerCredentials& peer) {
+                  OnAccepted(std::move(fd), peer);
+                }) {}
 
 ControlSocket::~ControlSocket() { Stop(); }
 
-ipc::Status ControlSocket::Start() {
-  auto lock = ipc::OwnerLock::Acquire(path_ + ".lock");
-  if (!lock.ok()) return lock.error();
-  lock_ = std::move(lock).value();
-  auto fd = ipc::ListenUnixSocket(path_);
-  if (!fd.ok()) return fd.error();
-  listen_fd_ = std::move(fd).value();
-  accept_watch_ =
-      loop_.WatchFd(listen_fd_.get(), ipc::kReadable, [this](short) { OnAcceptable(); });
-  listening_ = true;
-  return ipc::OkStatus();
-}
+ipc::Status ControlSocket::Start() { return listener_.Start(); }
 
 void ControlSocket::Stop() {
-  accept_watch_.Reset();
+  listener_.Stop();
   connections_.clear();
-  if (listening_) {
-    ::unlink(path_.c_str());
-    listening_ = false;
-  }
-  listen_fd_.Reset();
 }
 
-void ControlSocket::OnAcceptable() {
-  for (;;) {
-    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        spdlog::warn("control socket: accept: {}", std::strerror(errno));
-      return;
-    }
-    ipc::UniqueFd conn_fd(fd);
-    auto peer = ipc::GetPeerCredentials(conn_fd.get());
-    if (!peer.ok()) {
-      spdlog::warn("control socket: no peer credentials: {}", peer.error().message());
-      continue;
-    }
-    const bool allowed =
-        peer->uid == ::geteuid() ||
-        std::find(allowed_uids_.begin(), allowed_uids_.end(), peer->uid) != allowed_uids_.end();
-    const ConnectionId id = next_id_++;
-    auto conn = std::make_unique<Connection>(*this, id, std::move(conn_fd), *peer);
-    if (!allowed) {
-      spdlog::warn("control socket: refused pid {} (uid {})", peer->pid, peer->uid);
-      conn->Send(Error(v1::CTL_ERROR_KIND_REFUSED,
-                       "uid " + std::to_string(peer->uid) + " may not control this supervisor"));
-      conn->channel().CloseAfterFlush();
-    }
-    connections_.emplace(id, std::move(conn));
+void ControlSocket::OnAccepted(ipc::UniqueFd fd, const ipc::PeerCredentials& peer) {
+  const bool allowed =
+      peer.uid == ::geteuid() ||
+      std::find(allowed_uids_.begin(), allowed_uids_.end(), peer.uid) != allowed_uids_.end();
+  const ConnectionId id = next_id_++;
+  auto conn = std::make_unique<Connection>(*this, id, std::move(fd), peer);
+  if (!allowed) {
+    spdlog::warn("control socket: refused pid {} (uid {})", peer.pid, peer.uid);
+    conn->Send(Error(v1::CTL_ERROR_KIND_REFUSED,
+                     "uid " + std::to_string(peer.uid) + " may not control this supervisor"));
+    conn->channel().CloseAfterFlush();
   }
+  connections_.emplace(id, std::move(conn));
 }
 
 void ControlSocket::Dispatch(Connection& c) {

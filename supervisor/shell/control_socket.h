@@ -21,6 +21,7 @@
 #include "hourglass/ipc/v1/ctl.pb.h"
 #include "ipc/event_loop.h"
 #include "ipc/frame_channel.h"
+#include "ipc/listener.h"
 #include "ipc/result.h"
 #include "ipc/unix_socket.h"
 
@@ -46,8 +47,11 @@ class ControlSocket {
   ControlSocket& operator=(const ControlSocket&) = delete;
 
   // Takes <path>.lock (a second supervisor on the same runtime directory is
-  // refused with the owner's pid), removes a stale socket, listens.
+  // refused with the owner's pid), removes a stale socket, listens. The path
+  // is checked every kPathCheckPeriod and bound again if it was removed
+  // (ipc/listener.h): `hourglass ctl` must not lose the supervisor for good.
   ipc::Status Start();
+  static constexpr std::chrono::milliseconds kPathCheckPeriod{5000};
   // Closes every connection and removes the socket file.
   void Stop();
 
@@ -59,27 +63,23 @@ class ControlSocket {
   // supervisor exits.
   void ReplyAndFlush(ConnectionId id, const ipc::v1::CtlReply& reply);
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return listener_.path(); }
   size_t connection_count() const { return connections_.size(); }
 
   static ipc::v1::CtlReply Error(ipc::v1::CtlErrorKind kind, const std::string& message);
 
  private:
   class Connection;
-  void OnAcceptable();
+  void OnAccepted(ipc::UniqueFd fd, const ipc::PeerCredentials& peer);
   void Dispatch(Connection& c);
   void Closed(ConnectionId id);
 
   ipc::EventLoop& loop_;
-  std::string path_;
   std::vector<uid_t> allowed_uids_;
   Handler& handler_;
-  ipc::OwnerLock lock_;
-  ipc::UniqueFd listen_fd_;
-  ipc::EventHandle accept_watch_;
+  ipc::Listener listener_;
   ConnectionId next_id_ = 1;
   std::map<ConnectionId, std::unique_ptr<Connection>> connections_;
-  bool listening_ = false;
 };
 
 }  // namespace hourglass::supervisor

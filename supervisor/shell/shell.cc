@@ -275,7 +275,8 @@ void Shell::DoSpawn(const std::string& id) {
   if (!started.ok()) {
     records_[id].spawn_failures++;
     records_[id].last_end = started.error().message();
-    Enqueue(core::SpawnFailed{id, started.error().message()});
+    Enqueue(core::SpawnFailed{id, started.error().message(),
+                              started.error().kind() == v1::ERROR_KIND_UNAVAILABLE});
     return;
   }
   const pid_t pid = (*started)->pid();

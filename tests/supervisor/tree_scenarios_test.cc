@@ -73,8 +73,7 @@ TEST(Start, ChildrenStartLeftToRightEachAfterTheLastSpawned) {
   EXPECT_EQ(d.State("a"), "starting");
   d.CompleteSpawn("a");
   EXPECT_THAT(d.Take(), ElementsAre("spawn b", "spawn c"));
-  EXPECT_THAT(d.TakeEvents(),
-              ElementsAre("spawned a", "spawned b", "spawned c", "started app"));
+  EXPECT_THAT(d.TakeEvents(), ElementsAre("spawned a", "spawned b", "spawned c", "started app"));
   EXPECT_EQ(d.State("app"), "running");
 }
 
@@ -92,9 +91,9 @@ TEST(Start, NextWaitsForReady) {
 }
 
 TEST(Start, NestedSupervisorStartsFullyBeforeTheNextSibling) {
-  Driver d(Sup("app", Strategy::kOneForOne,
-               {Child("a"), Sup("sub", Strategy::kRestForOne, {ReadyChild("b"), Child("c")}),
-                Child("d")}));
+  Driver d(Sup(
+      "app", Strategy::kOneForOne,
+      {Child("a"), Sup("sub", Strategy::kRestForOne, {ReadyChild("b"), Child("c")}), Child("d")}));
   d.ManualReady("b");
   d.Start();
   EXPECT_THAT(d.Take(), ElementsAre("spawn a", "spawn b"));
@@ -132,10 +131,8 @@ TEST(Start, TwiceRefused) {
 }
 
 TEST(ReadyTimeout, ChildNeverReadyIsKilledAndCountsAsAbnormal) {
-  ChildSpec a{.id = "a",
-              .restart = RestartType::kTransient,
-              .needs_ready = true,
-              .ready_timeout = 1000ms};
+  ChildSpec a{
+      .id = "a", .restart = RestartType::kTransient, .needs_ready = true, .ready_timeout = 1000ms};
   Driver d(Sup("app", Strategy::kOneForOne, {a, Child("b")}));
   d.ManualReady("a");
   d.Start();
@@ -145,7 +142,8 @@ TEST(ReadyTimeout, ChildNeverReadyIsKilledAndCountsAsAbnormal) {
   d.Advance(1ms);
   // Transient, yet restarted: a kill for failure is abnormal.
   EXPECT_THAT(d.Take(), ElementsAre("KILL a", "spawn a", "arm ready a +1000ms"));
-  EXPECT_THAT(d.TakeLogs(), AllOf(Contains("warning killed a"), Contains("error child_terminated a")));
+  EXPECT_THAT(d.TakeLogs(),
+              AllOf(Contains("warning killed a"), Contains("error child_terminated a")));
   EXPECT_EQ(d.State("b"), "stopped");  // still gated
   d.Ready("a");
   EXPECT_THAT(d.Take(), ElementsAre("cancel ready a", "spawn b"));
@@ -176,6 +174,42 @@ TEST(SpawnFailure, RetriedByTimerAndCounted) {
   const Log& log = *std::find_if(d.logs().begin(), d.logs().end(),
                                  [](const Log& l) { return l.report == Report::kStartError; });
   EXPECT_THAT(log.text, HasSubstr("exec: No such file or directory"));
+}
+
+TEST(SpawnFailure, ShortOfResources_RetriedWithAGrowingDelayUncountedSiblingsUntouched) {
+  // Intensity 1: one counted failure would already give up.
+  Driver d(Sup("app", Strategy::kRestForOne, {Child("a"), Child("b"), Child("c")}, 1));
+  d.Start();
+  d.Take();
+  d.HoldSpawns("b");
+  d.Crash("b");  // counted: the one restart intensity allows
+  EXPECT_THAT(d.Take(), ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms",
+                                    "cancel shutdown c", "spawn b"));
+  // Six spawns in a row fail for want of descriptors: none is counted, the
+  // retries come 100, 200, 400, 800, 1600, 3200 ms apart, a is untouched.
+  std::vector<std::string> expected_arms;
+  for (int delay_ms : {100, 200, 400, 800, 1600, 3200}) {
+    d.Send(SpawnFailed{"b", "launch b: pipe: Too many open files", true});
+    EXPECT_THAT(d.Take(), ElementsAre("arm restart b +" + std::to_string(delay_ms) + "ms"));
+    d.Advance(Duration{delay_ms});
+    EXPECT_THAT(d.Take(), ElementsAre("spawn b"));
+  }
+  EXPECT_EQ(Count(d.TakeLogs(), "warning start_error b"), 6u);
+  EXPECT_FALSE(d.exit_code().has_value());
+  // At most 5 s apart.
+  d.Send(SpawnFailed{"b", "launch b: fork: Resource temporarily unavailable", true});
+  d.Send(SpawnFailed{"b", "launch b: fork: Resource temporarily unavailable", true});
+  d.Take();
+  d.Advance(Duration{5000});
+  EXPECT_THAT(d.Take(), ElementsAre("spawn b"));
+  d.Send(SpawnFailed{"b", "launch b: fork: Resource temporarily unavailable", true});
+  EXPECT_THAT(d.Take(), ElementsAre("arm restart b +5000ms"));
+  d.Advance(Duration{5000});
+  // Resources back: the start plan goes on (b, then c) and the delay resets.
+  d.CompleteSpawn("b");
+  EXPECT_THAT(d.Take(), ElementsAre("spawn b", "spawn c"));
+  EXPECT_EQ(d.Status("a").restart_count, 0);
+  EXPECT_FALSE(d.exit_code().has_value());
 }
 
 TEST(SpawnFailure, RetriesSpacedByTheRestartDelay) {
@@ -209,10 +243,10 @@ TEST(SpawnFailure, RestForOneRetriesFromTheFailedChild) {
   d.Take();
   d.FailSpawns("a", 1);
   d.Crash("a");
-  EXPECT_THAT(d.Take(), ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms",
-                                    "cancel shutdown c", "TERM b", "CONT b",
-                                    "arm shutdown b +5000ms", "cancel shutdown b", "spawn a",
-                                    "arm restart a +0ms"));
+  EXPECT_THAT(d.Take(),
+              ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms", "cancel shutdown c",
+                          "TERM b", "CONT b", "arm shutdown b +5000ms", "cancel shutdown b",
+                          "spawn a", "arm restart a +0ms"));
   EXPECT_EQ(d.State("sup"), "restarting");
   d.Tick();
   EXPECT_THAT(d.Take(), ElementsAre("spawn a", "spawn b", "spawn c"));
@@ -251,8 +285,8 @@ TEST(Stop, ChildStillWaitingForReadyLosesItsReadyTimer) {
   d.Start();
   EXPECT_THAT(d.Take(), ElementsAre("spawn a", "arm ready a +1000ms"));
   d.Stop();
-  EXPECT_THAT(d.Take(), ElementsAre("cancel ready a", "TERM a", "CONT a",
-                                    "arm shutdown a +5000ms", "cancel shutdown a", "exit 0"));
+  EXPECT_THAT(d.Take(), ElementsAre("cancel ready a", "TERM a", "CONT a", "arm shutdown a +5000ms",
+                                    "cancel shutdown a", "exit 0"));
   EXPECT_EQ(d.armed_timers(), 0u);
 }
 
@@ -331,21 +365,21 @@ TEST(Stop, WorkersBeforeBridgeHostAndDynamicGroupsAllAtOnce) {
   t.d.Send(AddChild{kExecutorsId, ExecutorSpec("exec:1", t.options)});
   t.d.Take();
   t.d.Stop();
-  EXPECT_THAT(t.d.Take(),
-              ElementsAre("TERM exec:1", "CONT exec:1", "arm shutdown exec:1 +10000ms",
-                          "cancel shutdown exec:1",
-                          // a dynamic group: both workers signalled before either exits
-                          "TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
-                          "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
-                          "cancel shutdown worker:b", "cancel shutdown worker:a",
-                          // then the bridge host, then the dev server
-                          "TERM bridgehost", "CONT bridgehost",
-                          "arm shutdown bridgehost +10000ms", "cancel shutdown bridgehost",
-                          "TERM devserver", "CONT devserver", "arm shutdown devserver +10000ms",
-                          "cancel shutdown devserver", "exit 0"));
-  EXPECT_THAT(t.d.TakeEvents(), AllOf(Contains("stopped workers"), Contains("stopped subsystem"),
-                                      Contains("stopped application"),
-                                      Contains("removed worker:a")));
+  EXPECT_THAT(
+      t.d.Take(),
+      ElementsAre("TERM exec:1", "CONT exec:1", "arm shutdown exec:1 +10000ms",
+                  "cancel shutdown exec:1",
+                  // a dynamic group: both workers signalled before either exits
+                  "TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
+                  "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
+                  "cancel shutdown worker:b", "cancel shutdown worker:a",
+                  // then the bridge host, then the dev server
+                  "TERM bridgehost", "CONT bridgehost", "arm shutdown bridgehost +10000ms",
+                  "cancel shutdown bridgehost", "TERM devserver", "CONT devserver",
+                  "arm shutdown devserver +10000ms", "cancel shutdown devserver", "exit 0"));
+  EXPECT_THAT(t.d.TakeEvents(),
+              AllOf(Contains("stopped workers"), Contains("stopped subsystem"),
+                    Contains("stopped application"), Contains("removed worker:a")));
 }
 
 TEST(StopTree, BeforeStartExitsAtOnce) {
@@ -375,10 +409,10 @@ TEST(StopTree, DuringBridgeCascadeInHourglassTree) {
   t.StartWithWorkers();
   t.d.SetOnTerm(kWa, OnTerm::kIgnore);
   t.d.Crash(kBridgeHostId);
-  EXPECT_THAT(t.d.Take(), ElementsAre("TERM worker:b", "CONT worker:b",
-                                      "arm shutdown worker:b +10000ms", "TERM worker:a",
-                                      "CONT worker:a", "arm shutdown worker:a +10000ms",
-                                      "cancel shutdown worker:b"));
+  EXPECT_THAT(t.d.Take(),
+              ElementsAre("TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
+                          "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
+                          "cancel shutdown worker:b"));
   t.d.Stop();
   // The executors group (empty) goes at once; the subsystem waits for its
   // workers, then the dev server goes; the bridge host is not restarted.
@@ -466,11 +500,11 @@ TEST_F(HourglassTest, RestForOne_BridgeCrashRestartsWorkersInOrder) {
   StartWithWorkers();
   const int old_a = d.pid(kWa);
   d.Crash(kBridgeHostId);
-  EXPECT_THAT(d.Take(), ElementsAre("TERM worker:b", "CONT worker:b",
-                                    "arm shutdown worker:b +10000ms", "TERM worker:a",
-                                    "CONT worker:a", "arm shutdown worker:a +10000ms",
-                                    "cancel shutdown worker:b", "cancel shutdown worker:a",
-                                    "spawn bridgehost"));
+  EXPECT_THAT(
+      d.Take(),
+      ElementsAre("TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
+                  "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
+                  "cancel shutdown worker:b", "cancel shutdown worker:a", "spawn bridgehost"));
   EXPECT_THAT(d.TakeEvents(),
               ElementsAre("exited bridgehost", "cascade_begun subsystem <- bridgehost",
                           "exited worker:b", "removed worker:b", "exited worker:a",
@@ -512,13 +546,11 @@ TEST_F(HourglassTest, RestForOne_WorkersGroupGivingUpRestartsOnlyTheGroup) {
   // The group stops worker:b and is restarted (empty) by the subsystem; the
   // bridge host, before it in start order, is untouched.
   EXPECT_THAT(d.Take(), ElementsAre("TERM worker:b", "CONT worker:b",
-                                    "arm shutdown worker:b +10000ms",
-                                    "cancel shutdown worker:b"));
-  EXPECT_THAT(d.TakeEvents(), ElementsAre("exited worker:a", "gave_up workers",
-                                          "exited worker:b", "removed worker:b",
-                                          "removed worker:a", "stopped workers",
-                                          "cascade_begun subsystem <- workers",
-                                          "started workers", "cascade_done subsystem"));
+                                    "arm shutdown worker:b +10000ms", "cancel shutdown worker:b"));
+  EXPECT_THAT(d.TakeEvents(), ElementsAre("exited worker:a", "gave_up workers", "exited worker:b",
+                                          "removed worker:b", "removed worker:a", "stopped workers",
+                                          "cascade_begun subsystem <- workers", "started workers",
+                                          "cascade_done subsystem"));
   EXPECT_EQ(d.Status(kSubsystemId).recent_restarts.size(), 1u);
   EXPECT_EQ(d.Status(kBridgeHostId).restart_count, 0);
   EXPECT_FALSE(d.Exists(kWa));
@@ -544,19 +576,19 @@ TEST(Temporary, NotRestartedEvenInCascade) {
   d.Start();
   d.Take();
   d.Crash("a");
-  EXPECT_THAT(d.Take(), ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms",
-                                    "cancel shutdown c", "TERM t", "CONT t",
-                                    "arm shutdown t +5000ms", "cancel shutdown t", "spawn a",
-                                    "spawn c"));
+  EXPECT_THAT(
+      d.Take(),
+      ElementsAre("TERM c", "CONT c", "arm shutdown c +5000ms", "cancel shutdown c", "TERM t",
+                  "CONT t", "arm shutdown t +5000ms", "cancel shutdown t", "spawn a", "spawn c"));
   EXPECT_FALSE(d.Exists("t"));
   EXPECT_THAT(d.TakeEvents(), Contains("removed t"));
 }
 
 TEST(Temporary, ComesBackWhenItsSupervisorIsRestarted) {
   // A restarted supervisor starts from its spec, as OTP re-runs init/1.
-  Driver d(Sup("app", Strategy::kOneForOne,
-               {Sup("sub", Strategy::kOneForOne, {Child("a"), Child("t", RestartType::kTemporary)},
-                    0)}));
+  Driver d(Sup(
+      "app", Strategy::kOneForOne,
+      {Sup("sub", Strategy::kOneForOne, {Child("a"), Child("t", RestartType::kTemporary)}, 0)}));
   d.Start();
   d.Take();
   d.Crash("t");
@@ -679,14 +711,14 @@ TEST(Escalation, SubsystemGivesUpParentRestartsIt) {
   t.d.Take();
   t.d.TakeEvents();
   t.d.Crash(kBridgeHostId);
-  EXPECT_THAT(t.d.Take(), ElementsAre("TERM worker:a", "CONT worker:a",
-                                      "arm shutdown worker:a +10000ms",
-                                      "cancel shutdown worker:a", "spawn bridgehost"));
-  EXPECT_THAT(t.d.TakeEvents(),
-              ElementsAre("exited bridgehost", "gave_up subsystem", "exited worker:a",
-                          "removed worker:a", "stopped workers", "stopped subsystem",
-                          "spawned bridgehost", "ready bridgehost", "started workers",
-                          "started subsystem"));
+  EXPECT_THAT(t.d.Take(),
+              ElementsAre("TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
+                          "cancel shutdown worker:a", "spawn bridgehost"));
+  EXPECT_THAT(
+      t.d.TakeEvents(),
+      ElementsAre("exited bridgehost", "gave_up subsystem", "exited worker:a", "removed worker:a",
+                  "stopped workers", "stopped subsystem", "spawned bridgehost", "ready bridgehost",
+                  "started workers", "started subsystem"));
   Lines logs = t.d.TakeLogs();
   EXPECT_THAT(logs, Contains("error reached_max_restart_intensity subsystem"));
   EXPECT_THAT(logs, Contains("error child_terminated subsystem"));
@@ -707,9 +739,9 @@ TEST(Escalation, RootGivesUpExitsWithGaveUp) {
   t.d.Take();
   t.d.Advance(1s);
   t.d.Crash(kBridgeHostId);
-  EXPECT_THAT(t.d.Take(), ElementsAre("TERM devserver", "CONT devserver",
-                                      "arm shutdown devserver +10000ms",
-                                      "cancel shutdown devserver", "exit 9"));
+  EXPECT_THAT(t.d.Take(),
+              ElementsAre("TERM devserver", "CONT devserver", "arm shutdown devserver +10000ms",
+                          "cancel shutdown devserver", "exit 9"));
   EXPECT_EQ(t.d.exit_code(), exit_code::kGaveUp);
   Lines logs = t.d.TakeLogs();
   EXPECT_THAT(logs, Contains("error reached_max_restart_intensity application"));
@@ -763,8 +795,7 @@ TEST_F(HourglassTest, Dynamic_AddAndStopWorker) {
   EXPECT_EQ(d.State(kWa), "running");
   d.Send(StopChild{kWa});
   EXPECT_THAT(d.Take(), ElementsAre("TERM worker:a", "CONT worker:a",
-                                    "arm shutdown worker:a +10000ms",
-                                    "cancel shutdown worker:a"));
+                                    "arm shutdown worker:a +10000ms", "cancel shutdown worker:a"));
   EXPECT_FALSE(d.Exists(kWa));
   EXPECT_THAT(d.TakeEvents(), ElementsAre("exited worker:a", "removed worker:a"));
   EXPECT_EQ(d.Status(kWorkersId).recent_restarts.size(), 0u);
@@ -816,20 +847,19 @@ TEST_F(HourglassTest, Watchdog_ExpiredChildKilledAndRestarted) {
   EXPECT_THAT(d.TakeLogs(), AllOf(Contains("warning killed worker:a"),
                                   Contains("error child_terminated worker:a")));
   EXPECT_EQ(d.Status(kWorkersId).recent_restarts.size(), 1u);
-  const Log& log = *std::find_if(d.logs().begin(), d.logs().end(), [](const Log& l) {
-    return l.report == Report::kChildTerminated;
-  });
+  const Log& log = *std::find_if(d.logs().begin(), d.logs().end(),
+                                 [](const Log& l) { return l.report == Report::kChildTerminated; });
   EXPECT_THAT(log.text, HasSubstr("watchdog: no heartbeat (killed by SIGKILL)"));
 }
 
 TEST_F(HourglassTest, Watchdog_SilentBridgeHostCascades) {
   StartWithWorkers();
   d.Send(WatchdogExpired{kBridgeHostId});
-  EXPECT_THAT(d.Take(), ElementsAre("KILL bridgehost", "TERM worker:b", "CONT worker:b",
-                                    "arm shutdown worker:b +10000ms", "TERM worker:a",
-                                    "CONT worker:a", "arm shutdown worker:a +10000ms",
-                                    "cancel shutdown worker:b", "cancel shutdown worker:a",
-                                    "spawn bridgehost"));
+  EXPECT_THAT(d.Take(),
+              ElementsAre("KILL bridgehost", "TERM worker:b", "CONT worker:b",
+                          "arm shutdown worker:b +10000ms", "TERM worker:a", "CONT worker:a",
+                          "arm shutdown worker:a +10000ms", "cancel shutdown worker:b",
+                          "cancel shutdown worker:a", "spawn bridgehost"));
 }
 
 TEST(Watchdog, WhileStoppingKillsAtOnce) {
@@ -858,9 +888,9 @@ TEST(Watchdog, IgnoredForChildrenWithoutAProcess) {
 TEST_F(HourglassTest, RestartChild_OneForOneStopsAndStartsNotCounted) {
   StartWithWorkers();
   d.Send(RestartChild{kWa});
-  EXPECT_THAT(d.Take(), ElementsAre("TERM worker:a", "CONT worker:a",
-                                    "arm shutdown worker:a +10000ms",
-                                    "cancel shutdown worker:a", "spawn worker:a"));
+  EXPECT_THAT(d.Take(),
+              ElementsAre("TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
+                          "cancel shutdown worker:a", "spawn worker:a"));
   EXPECT_EQ(d.Status(kWorkersId).recent_restarts.size(), 0u);
   EXPECT_EQ(d.Status(kWa).restart_count, 1);
   EXPECT_THAT(d.TakeLogs(), Not(Contains("error child_terminated worker:a")));
@@ -872,14 +902,13 @@ TEST_F(HourglassTest, RestartChild_BridgeCascadesLikeACrashButIsNotCounted) {
   EXPECT_THAT(d.Take(),
               ElementsAre("TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
                           "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
-                          "cancel shutdown worker:b", "cancel shutdown worker:a",
-                          "TERM bridgehost", "CONT bridgehost",
-                          "arm shutdown bridgehost +10000ms", "cancel shutdown bridgehost",
-                          "spawn bridgehost"));
+                          "cancel shutdown worker:b", "cancel shutdown worker:a", "TERM bridgehost",
+                          "CONT bridgehost", "arm shutdown bridgehost +10000ms",
+                          "cancel shutdown bridgehost", "spawn bridgehost"));
   EXPECT_EQ(d.Status(kSubsystemId).recent_restarts.size(), 0u);
-  EXPECT_THAT(d.TakeEvents(), AllOf(Contains("cascade_begun subsystem <- bridgehost"),
-                                    Contains("started workers"),
-                                    Contains("cascade_done subsystem")));
+  EXPECT_THAT(d.TakeEvents(),
+              AllOf(Contains("cascade_begun subsystem <- bridgehost"), Contains("started workers"),
+                    Contains("cascade_done subsystem")));
 }
 
 TEST_F(HourglassTest, RestartChild_WholeSubsystem) {
@@ -888,10 +917,9 @@ TEST_F(HourglassTest, RestartChild_WholeSubsystem) {
   EXPECT_THAT(d.Take(),
               ElementsAre("TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
                           "TERM worker:a", "CONT worker:a", "arm shutdown worker:a +10000ms",
-                          "cancel shutdown worker:b", "cancel shutdown worker:a",
-                          "TERM bridgehost", "CONT bridgehost",
-                          "arm shutdown bridgehost +10000ms", "cancel shutdown bridgehost",
-                          "spawn bridgehost"));
+                          "cancel shutdown worker:b", "cancel shutdown worker:a", "TERM bridgehost",
+                          "CONT bridgehost", "arm shutdown bridgehost +10000ms",
+                          "cancel shutdown bridgehost", "spawn bridgehost"));
   EXPECT_EQ(d.Status(kApplicationId).recent_restarts.size(), 0u);
   EXPECT_EQ(d.State(kSubsystemId), "running");
 }
@@ -960,7 +988,7 @@ TEST(HangingRestartLoop, GivesUpOnceRetriesExceedIntensity) {
   d.Start();
   d.Take();
   d.FailSpawns("a", -1);
-  d.Crash("a");  // restart 1
+  d.Crash("a");       // restart 1
   d.Advance(1000ms);  // failed spawn: restart 2
   d.Advance(1000ms);  // restart 3
   d.Take();
@@ -979,9 +1007,9 @@ TEST_F(HourglassTest, Batch_BridgeAndWorkerReapedTogetherMakeOneCascade) {
   // already reaped, is not signalled (its pid may be reused already).
   d.SendBatch({ChildExited{kWa, ExitStatus::Exited(exit_code::kBridgeLost)},
                ChildExited{kBridgeHostId, ExitStatus::Signaled(SIGKILL)}});
-  EXPECT_THAT(d.Take(), ElementsAre("TERM worker:b", "CONT worker:b",
-                                    "arm shutdown worker:b +10000ms",
-                                    "cancel shutdown worker:b", "spawn bridgehost"));
+  EXPECT_THAT(d.Take(),
+              ElementsAre("TERM worker:b", "CONT worker:b", "arm shutdown worker:b +10000ms",
+                          "cancel shutdown worker:b", "spawn bridgehost"));
   EXPECT_THAT(d.TakeEvents(),
               ElementsAre("exited bridgehost", "cascade_begun subsystem <- bridgehost",
                           "exited worker:a", "removed worker:a", "exited worker:b",
@@ -1008,11 +1036,11 @@ TEST_F(HourglassTest, Snapshot_EveryNodeWithStatePidRestartsAndWindow) {
   d.Crash(kWb);
   Lines rows;
   for (const NodeStatus& s : d.tree().Snapshot(d.now())) {
-    rows.push_back(std::string(s.depth * 2, ' ') + s.id + " " + ToString(s.state) + " pid=" +
-                   std::to_string(s.pid) + " restarts=" + std::to_string(s.restart_count) +
-                   (s.kind == NodeKind::kSupervisor
-                        ? " window=" + std::to_string(s.recent_restarts.size())
-                        : ""));
+    rows.push_back(
+        std::string(s.depth * 2, ' ') + s.id + " " + ToString(s.state) +
+        " pid=" + std::to_string(s.pid) + " restarts=" + std::to_string(s.restart_count) +
+        (s.kind == NodeKind::kSupervisor ? " window=" + std::to_string(s.recent_restarts.size())
+                                         : ""));
   }
   EXPECT_THAT(rows, ElementsAre("application running pid=0 restarts=0 window=0",
                                 "  devserver running pid=100 restarts=0",

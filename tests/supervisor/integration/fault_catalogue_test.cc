@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,10 +29,12 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "hourglass/ipc/v1/ctl.pb.h"
+#include "ipc/blocking_frames.h"
 #include "ipc/exit_codes.h"
 #include "tests/testing/supervisor_process.h"
 #include "tests/testing/temp_dir.h"
@@ -779,6 +782,106 @@ TEST_F(FaultCatalogueTest, Row22_BridgeSocketUnlinked_ExistingServeAndTheBridgeH
   ExpectEveryWorkflowCompletedOnce([](const std::string& id) {
     return id == "row22-after" ? "over the path bound again" : "over the old connection";
   });
+  StopAndExpectClean(s);
+}
+
+// The supervisor's CPU time so far (utime + stime), in clock ticks.
+long CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) {
+      stime = std::stol(field);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+// The lowest descriptor number `pid` does not use: with RLIMIT_NOFILE set to
+// it, the process can open nothing more (the numbers below are taken, the
+// ones above over the limit), while what it holds stays usable.
+int LowestFreeFd(pid_t pid) {
+  std::set<int> used;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    used.insert(std::stoi(e.path().filename().string()));
+  }
+  int n = 0;
+  while (used.count(n) != 0) ++n;
+  return n;
+}
+
+// #26: the supervisor runs out of descriptors (its RLIMIT_NOFILE lowered
+// from outside to exactly what it holds). A killed worker cannot be
+// restarted (socketpair/pipe: EMFILE): the spawn is retried after 100, 200,
+// 400 ms..., not counted against intensity (counted, the retries would
+// have used up every level in a millisecond and stopped the tree with exit
+// 9), the rest of the tree runs on. A ctl connection waits in the backlog:
+// accept fails too, and pauses instead of spinning the loop. Once the limit
+// is raised again, the worker starts, the waiting ctl request is answered,
+// and workflows complete.
+TEST_F(FaultCatalogueTest, Row26_SupervisorOutOfDescriptors_SpawnRetriedUncountedTreeLivesOn) {
+  SupervisorProcess& s = LaunchReady({.queues = {"a"}});
+  ASSERT_FALSE(HasFailure());
+  const auto before = s.Status();
+  ASSERT_TRUE(before.has_value());
+  const pid_t worker = FindEntry(*before, "a")->pid();
+  const pid_t bridge = FindNode(*before, "bridgehost")->pid();
+  struct rlimit original {};
+  ASSERT_EQ(::prlimit(s.pid(), RLIMIT_NOFILE, nullptr, &original), 0);
+  auto exhaust = [&] {
+    struct rlimit tight = original;
+    tight.rlim_cur = static_cast<rlim_t>(LowestFreeFd(s.pid()));
+    return ::prlimit(s.pid(), RLIMIT_NOFILE, &tight, nullptr) == 0;
+  };
+  SupervisorProcess::SleepMs(200);  // the status connection closed on its side
+  ASSERT_TRUE(exhaust());
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  // Reaping the worker freed its descriptors' numbers: once its restart has
+  // failed, taken away again.
+  for (int i = 0; i < 100 && CountLogLines("short of resources") == 0; ++i) {
+    SupervisorProcess::SleepMs(50);
+  }
+  ASSERT_GE(CountLogLines("short of resources"), 1) << "the restart did not run out of fds";
+  ASSERT_TRUE(exhaust());
+  auto waiting = testing::CtlConnection::Connect(s.control_socket());
+  ASSERT_TRUE(waiting.has_value()) << "connect goes to the backlog";
+  v1::CtlRequest status;
+  status.mutable_status()->set_stats_timeout_ms(100);
+  ASSERT_TRUE(ipc::WriteMessage(waiting->fd(), status));
+  const long cpu_before = CpuTicks(s.pid());
+  SupervisorProcess::SleepMs(1500);
+  const long cpu_used = CpuTicks(s.pid()) - cpu_before;
+  EXPECT_FALSE(s.Exited()) << "the supervisor gave up for want of descriptors";
+  // Not a performance figure: a loop spinning on a readable listening socket
+  // or on immediate spawn retries would use the whole 1.5 s.
+  EXPECT_LT(cpu_used, ::sysconf(_SC_CLK_TCK) / 2) << "the supervisor spun while out of fds";
+  EXPECT_GE(CountLogLines("(the supervisor is short of resources); retrying in"), 3);
+  EXPECT_GE(CountLogLines("not accepting for 100 ms"), 1);
+  EXPECT_EQ(CountLogLines("reached_max_restart_intensity"), 0);
+  EXPECT_TRUE(testing::ProcessAlive(bridge)) << "the bridge host was touched";
+
+  ASSERT_EQ(::prlimit(s.pid(), RLIMIT_NOFILE, &original, nullptr), 0);
+  auto answered = waiting->Read(10s);
+  ASSERT_TRUE(answered.has_value()) << "the ctl request that waited was never answered";
+  EXPECT_TRUE(answered->has_status());
+  auto after = s.WaitStatus(
+      [&](const v1::CtlStatusReply& st) {
+        const auto* a = FindEntry(st, "a");
+        return a && a->ready() && a->pid() != worker;
+      },
+      30s);
+  ASSERT_TRUE(after.has_value()) << "the worker did not come back once descriptors were";
+  EXPECT_EQ(Restarts(*after, "worker:a"), 1);
+  EXPECT_EQ(Restarts(*after, "bridgehost"), 0);
+  EXPECT_EQ(FindNode(*after, "bridgehost")->pid(), bridge);
+  StartWorkflow("a", "row26", ActivityThenReturn("after the shortage"));
+  ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "after the shortage"; });
   StopAndExpectClean(s);
 }
 
