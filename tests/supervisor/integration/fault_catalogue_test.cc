@@ -554,6 +554,54 @@ TEST_F(FaultCatalogueTest, Row12_BridgeHostKilledDuringTreeStop_NotRestartedExit
   EXPECT_EQ(CountLogLines("cascade after"), 0);
 }
 
+// #14: a worker killed again and again, below the workers group's rate
+// (5 in 2 s; one kill per 600 ms, so at most 4 in any 2 s), never makes the
+// group give up, and each restart costs a bounded number of log lines (a
+// storm must not flood the log: measured 6 lines, ~940 bytes at info).
+TEST_F(FaultCatalogueTest, Row14_StormBelowTheRate_NeverEscalatesLogBoundedPerRestart) {
+  SupervisorProcess& s = LaunchReady({.config_toml = R"(
+[workers]
+max_restarts = 5
+period_ms = 2000
+[[queue]]
+name = "a"
+)"});
+  ASSERT_FALSE(HasFailure());
+  const size_t lines_before = s.LogLines().size();
+  const size_t bytes_before = s.Log().size();
+  constexpr int kKills = 15;
+  pid_t worker = 0;
+  for (int i = 0; i < kKills; ++i) {
+    auto up = s.WaitStatus(
+        [&](const v1::CtlStatusReply& st) {
+          const auto* a = FindEntry(st, "a");
+          return a && a->ready() && a->pid() != worker;
+        },
+        10s);
+    ASSERT_TRUE(up.has_value()) << "kill " << i << ": the worker did not come back";
+    worker = FindEntry(*up, "a")->pid();
+    ASSERT_EQ(::kill(worker, SIGKILL), 0);
+    SupervisorProcess::SleepMs(600);
+  }
+  auto last = s.WaitStatus(
+      [&](const v1::CtlStatusReply& st) {
+        const auto* a = FindEntry(st, "a");
+        return a && a->ready() && a->pid() != worker;
+      },
+      10s);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(Restarts(*last, "worker:a"), kKills);
+  EXPECT_EQ(Restarts(*last, "bridgehost"), 0);
+  EXPECT_EQ(CountLogLines("reached_max_restart_intensity"), 0);
+  const double lines = static_cast<double>(s.LogLines().size() - lines_before) / kKills;
+  const double bytes = static_cast<double>(s.Log().size() - bytes_before) / kKills;
+  EXPECT_LE(lines, 10.0) << "log lines per worker restart";
+  EXPECT_LE(bytes, 2048.0) << "log bytes per worker restart";
+  StartWorkflow("a", "row14", ActivityThenReturn("after the storm"));
+  ExpectEveryWorkflowCompletedOnce([](const std::string&) { return "after the storm"; });
+  StopAndExpectClean(s);
+}
+
 // #15: the bridge host and a worker are SIGKILLed together and reaped in
 // one batch: the supervisor is SIGSTOPped while both die and resumed once
 // both are zombies, so one waitpid sweep collects them. Exactly one
