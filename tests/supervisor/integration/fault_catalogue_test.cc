@@ -874,6 +874,13 @@ int LowestFreeFd(pid_t pid) {
 // is raised again, the worker starts, the waiting ctl request is answered,
 // and workflows complete.
 TEST_F(FaultCatalogueTest, Row26_SupervisorOutOfDescriptors_SpawnRetriedUncountedTreeLivesOn) {
+#if defined(HOURGLASS_SANITIZED)
+  // UBSan's vptr check tests whether memory is readable by writing it to a
+  // pipe; with no descriptor left that fails, and it reports every virtual
+  // call as "invalid vptr" and aborts the supervisor. Runs in the default
+  // build.
+  GTEST_SKIP() << "sanitizers need descriptors of their own";
+#endif
   SupervisorProcess& s = LaunchReady({.queues = {"a"}});
   ASSERT_FALSE(HasFailure());
   const auto before = s.Status();
