@@ -1,5 +1,7 @@
 #include "bridgehost/client_requests.h"
 
+#include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "bridgehost/core/history_chunker.h"
@@ -56,6 +58,13 @@ std::string NextRunId(const hist::HistoryEvent& e) {
   }
 }
 
+// A request's timeout_ms as a duration: at most a year, so a peer's
+// absurd value (up to 2^64 - 1) cannot overflow the deadline arithmetic.
+std::chrono::milliseconds RequestTimeout(uint64_t timeout_ms) {
+  constexpr uint64_t kMaxMs = uint64_t{365} * 24 * 3600 * 1000;
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min(timeout_ms, kMaxMs)));
+}
+
 }  // namespace
 
 std::string ClientRequests::NamespaceOr(const std::string& ns) const {
@@ -64,7 +73,7 @@ std::string ClientRequests::NamespaceOr(const std::string& ns) const {
 
 CallOptions ClientRequests::OptionsFor(const v1::Request& request) const {
   CallOptions options;
-  if (request.timeout_ms() > 0) options.timeout = std::chrono::milliseconds(request.timeout_ms());
+  if (request.timeout_ms() > 0) options.timeout = RequestTimeout(request.timeout_ms());
   return options;
 }
 
@@ -94,7 +103,9 @@ bool ClientRequests::Handle(v1::Request& request, ipc::Responder& responder_ref)
       AsyncMethod<wsv::SignalWorkflowExecutionRequest, wsv::SignalWorkflowExecutionResponse> m =
           &Async::SignalWorkflowExecution;
       Forward(runtime_, m, std::move(req), options, take(), "SignalWorkflowExecution",
-              [](v1::Response& out, wsv::SignalWorkflowExecutionResponse) { out.mutable_signal_workflow(); });
+              [](v1::Response& out, wsv::SignalWorkflowExecutionResponse) {
+                out.mutable_signal_workflow();
+              });
       return true;
     }
     case v1::Request::kSignalWithStartWorkflow: {
@@ -129,8 +140,8 @@ bool ClientRequests::Handle(v1::Request& request, ipc::Responder& responder_ref)
       auto req = std::move(*request.mutable_terminate_workflow()->mutable_request());
       req.set_namespace_(NamespaceOr(req.namespace_()));
       if (req.identity().empty()) req.set_identity(identity);
-      AsyncMethod<wsv::TerminateWorkflowExecutionRequest, wsv::TerminateWorkflowExecutionResponse> m =
-          &Async::TerminateWorkflowExecution;
+      AsyncMethod<wsv::TerminateWorkflowExecutionRequest, wsv::TerminateWorkflowExecutionResponse>
+          m = &Async::TerminateWorkflowExecution;
       Forward(runtime_, m, std::move(req), options, take(), "TerminateWorkflowExecution",
               [](v1::Response& out, wsv::TerminateWorkflowExecutionResponse) {
                 out.mutable_terminate_workflow();
@@ -163,7 +174,9 @@ bool ClientRequests::Handle(v1::Request& request, ipc::Responder& responder_ref)
       AsyncMethod<wsv::RegisterNamespaceRequest, wsv::RegisterNamespaceResponse> m =
           &Async::RegisterNamespace;
       Forward(runtime_, m, std::move(req), options, take(), "RegisterNamespace",
-              [](v1::Response& out, wsv::RegisterNamespaceResponse) { out.mutable_register_namespace(); });
+              [](v1::Response& out, wsv::RegisterNamespaceResponse) {
+                out.mutable_register_namespace();
+              });
       return true;
     }
     case v1::Request::kDescribeNamespace: {
@@ -187,10 +200,9 @@ bool ClientRequests::Handle(v1::Request& request, ipc::Responder& responder_ref)
     case v1::Request::kAwaitResult: {
       auto req = std::move(*request.mutable_await_result());
       req.set_namespace_(NamespaceOr(req.namespace_()));
-      const auto deadline = request.timeout_ms() > 0
-                                ? std::chrono::system_clock::now() +
-                                      std::chrono::milliseconds(request.timeout_ms())
-                                : std::chrono::system_clock::time_point::max();
+      const auto deadline = request.timeout_ms() > 0 ? std::chrono::steady_clock::now() +
+                                                           RequestTimeout(request.timeout_ms())
+                                                     : std::chrono::steady_clock::time_point::max();
       AwaitResult(std::move(req), deadline, "", std::move(*take()));
       return true;
     }
@@ -202,15 +214,16 @@ bool ClientRequests::Handle(v1::Request& request, ipc::Responder& responder_ref)
   }
 }
 
-void ClientRequests::FetchHistory(wsv::GetWorkflowExecutionHistoryRequest request, CallOptions options,
-                                  hist::History so_far, ipc::Responder responder) {
+void ClientRequests::FetchHistory(wsv::GetWorkflowExecutionHistoryRequest request,
+                                  CallOptions options, hist::History so_far,
+                                  ipc::Responder responder) {
   auto shared = std::make_shared<ipc::Responder>(std::move(responder));
   auto history = std::make_shared<hist::History>(std::move(so_far));
   AsyncMethod<wsv::GetWorkflowExecutionHistoryRequest, wsv::GetWorkflowExecutionHistoryResponse> m =
       &Async::GetWorkflowExecutionHistory;
   runtime_.Call(m, request, options,
-                [this, request, options, shared, history](grpc::Status st,
-                                                         wsv::GetWorkflowExecutionHistoryResponse r) mutable {
+                [this, request, options, shared, history](
+                    grpc::Status st, wsv::GetWorkflowExecutionHistoryResponse r) mutable {
                   if (!st.ok()) {
                     shared->ReplyError(ToIpcError(st, "GetWorkflowExecutionHistory"));
                     return;
@@ -220,7 +233,8 @@ void ClientRequests::FetchHistory(wsv::GetWorkflowExecutionHistoryRequest reques
                   }
                   if (!r.next_page_token().empty()) {
                     request.set_next_page_token(r.next_page_token());
-                    FetchHistory(std::move(request), options, std::move(*history), std::move(*shared));
+                    FetchHistory(std::move(request), options, std::move(*history),
+                                 std::move(*shared));
                     return;
                   }
                   v1::Response out;
@@ -230,11 +244,11 @@ void ClientRequests::FetchHistory(wsv::GetWorkflowExecutionHistoryRequest reques
 }
 
 void ClientRequests::AwaitResult(v1::AwaitResultRequest request,
-                                 std::chrono::system_clock::time_point deadline,
+                                 std::chrono::steady_clock::time_point deadline,
                                  std::string next_page_token, ipc::Responder responder) {
   auto shared = std::make_shared<ipc::Responder>(std::move(responder));
   if (!shared->Pending()) return;  // the caller gave up
-  const auto now = std::chrono::system_clock::now();
+  const auto now = std::chrono::steady_clock::now();
   if (now >= deadline) {
     shared->ReplyError(ipc::MakeError(v1::ERROR_KIND_DEADLINE_EXCEEDED,
                                       "the workflow did not close before the deadline"));
@@ -255,30 +269,31 @@ void ClientRequests::AwaitResult(v1::AwaitResultRequest request,
   options.max_attempts = 1 << 20;
   AsyncMethod<wsv::GetWorkflowExecutionHistoryRequest, wsv::GetWorkflowExecutionHistoryResponse> m =
       &Async::GetWorkflowExecutionHistory;
-  runtime_.Call(m, std::move(req), options,
-                [this, request, deadline, shared](grpc::Status st,
-                                                  wsv::GetWorkflowExecutionHistoryResponse r) mutable {
-                  if (!st.ok()) {
-                    shared->ReplyError(ToIpcError(st, "GetWorkflowExecutionHistory (await result)"));
-                    return;
-                  }
-                  for (const auto& e : r.history().events()) {
-                    if (!core::IsWorkflowClosingEvent(e)) continue;
-                    const std::string next = NextRunId(e);
-                    if (request.follow_runs() && !next.empty()) {
-                      request.mutable_execution()->set_run_id(next);
-                      AwaitResult(std::move(request), deadline, "", std::move(*shared));
-                      return;
-                    }
-                    v1::Response out;
-                    out.mutable_await_result()->set_run_id(request.execution().run_id());
-                    *out.mutable_await_result()->mutable_close_event() = e;
-                    shared->Reply(std::move(out));
-                    return;
-                  }
-                  // An empty page: the run is still open; poll again from here.
-                  AwaitResult(std::move(request), deadline, r.next_page_token(), std::move(*shared));
-                });
+  runtime_.Call(
+      m, std::move(req), options,
+      [this, request, deadline, shared](grpc::Status st,
+                                        wsv::GetWorkflowExecutionHistoryResponse r) mutable {
+        if (!st.ok()) {
+          shared->ReplyError(ToIpcError(st, "GetWorkflowExecutionHistory (await result)"));
+          return;
+        }
+        for (const auto& e : r.history().events()) {
+          if (!core::IsWorkflowClosingEvent(e)) continue;
+          const std::string next = NextRunId(e);
+          if (request.follow_runs() && !next.empty()) {
+            request.mutable_execution()->set_run_id(next);
+            AwaitResult(std::move(request), deadline, "", std::move(*shared));
+            return;
+          }
+          v1::Response out;
+          out.mutable_await_result()->set_run_id(request.execution().run_id());
+          *out.mutable_await_result()->mutable_close_event() = e;
+          shared->Reply(std::move(out));
+          return;
+        }
+        // An empty page: the run is still open; poll again from here.
+        AwaitResult(std::move(request), deadline, r.next_page_token(), std::move(*shared));
+      });
 }
 
 void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncRequest& request,
@@ -290,9 +305,10 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
   const std::string identity = runtime_.identity();
   auto ok = [](v1::Response& out, auto) { out.mutable_complete_activity_async(); };
   if (!by_token && (request.workflow_id().empty() || request.activity_id().empty())) {
-    shared->ReplyError(ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT,
-                                      "complete_activity_async needs a task_token, or a workflow_id "
-                                      "and an activity_id"));
+    shared->ReplyError(
+        ipc::MakeError(v1::ERROR_KIND_INVALID_ARGUMENT,
+                       "complete_activity_async needs a task_token, or a workflow_id "
+                       "and an activity_id"));
     return;
   }
   if (result.has_completed()) {
@@ -301,9 +317,11 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
       req.set_namespace_(ns);
       req.set_task_token(request.task_token());
       req.set_identity(identity);
-      if (result.completed().has_result()) *req.mutable_result()->add_payloads() = result.completed().result();
-      AsyncMethod<wsv::RespondActivityTaskCompletedRequest, wsv::RespondActivityTaskCompletedResponse> m =
-          &Async::RespondActivityTaskCompleted;
+      if (result.completed().has_result())
+        *req.mutable_result()->add_payloads() = result.completed().result();
+      AsyncMethod<wsv::RespondActivityTaskCompletedRequest,
+                  wsv::RespondActivityTaskCompletedResponse>
+          m = &Async::RespondActivityTaskCompleted;
       Forward(runtime_, m, std::move(req), options, shared, "RespondActivityTaskCompleted", ok);
     } else {
       wsv::RespondActivityTaskCompletedByIdRequest req;
@@ -312,8 +330,10 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
       req.set_run_id(request.run_id());
       req.set_activity_id(request.activity_id());
       req.set_identity(identity);
-      if (result.completed().has_result()) *req.mutable_result()->add_payloads() = result.completed().result();
-      AsyncMethod<wsv::RespondActivityTaskCompletedByIdRequest, wsv::RespondActivityTaskCompletedByIdResponse>
+      if (result.completed().has_result())
+        *req.mutable_result()->add_payloads() = result.completed().result();
+      AsyncMethod<wsv::RespondActivityTaskCompletedByIdRequest,
+                  wsv::RespondActivityTaskCompletedByIdResponse>
           m = &Async::RespondActivityTaskCompletedById;
       Forward(runtime_, m, std::move(req), options, shared, "RespondActivityTaskCompletedById", ok);
     }
@@ -335,8 +355,9 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
       req.set_activity_id(request.activity_id());
       req.set_identity(identity);
       *req.mutable_failure() = result.failed().failure();
-      AsyncMethod<wsv::RespondActivityTaskFailedByIdRequest, wsv::RespondActivityTaskFailedByIdResponse> m =
-          &Async::RespondActivityTaskFailedById;
+      AsyncMethod<wsv::RespondActivityTaskFailedByIdRequest,
+                  wsv::RespondActivityTaskFailedByIdResponse>
+          m = &Async::RespondActivityTaskFailedById;
       Forward(runtime_, m, std::move(req), options, shared, "RespondActivityTaskFailedById", ok);
     }
   } else if (result.has_cancelled()) {
@@ -346,9 +367,10 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
       req.set_task_token(request.task_token());
       req.set_identity(identity);
       const auto& failure = result.cancelled().failure();
-      if (failure.has_canceled_failure_info()) *req.mutable_details() = failure.canceled_failure_info().details();
-      AsyncMethod<wsv::RespondActivityTaskCanceledRequest, wsv::RespondActivityTaskCanceledResponse> m =
-          &Async::RespondActivityTaskCanceled;
+      if (failure.has_canceled_failure_info())
+        *req.mutable_details() = failure.canceled_failure_info().details();
+      AsyncMethod<wsv::RespondActivityTaskCanceledRequest, wsv::RespondActivityTaskCanceledResponse>
+          m = &Async::RespondActivityTaskCanceled;
       Forward(runtime_, m, std::move(req), options, shared, "RespondActivityTaskCanceled", ok);
     } else {
       wsv::RespondActivityTaskCanceledByIdRequest req;
@@ -358,8 +380,10 @@ void ClientRequests::CompleteActivityAsync(const v1::CompleteActivityAsyncReques
       req.set_activity_id(request.activity_id());
       req.set_identity(identity);
       const auto& failure = result.cancelled().failure();
-      if (failure.has_canceled_failure_info()) *req.mutable_details() = failure.canceled_failure_info().details();
-      AsyncMethod<wsv::RespondActivityTaskCanceledByIdRequest, wsv::RespondActivityTaskCanceledByIdResponse>
+      if (failure.has_canceled_failure_info())
+        *req.mutable_details() = failure.canceled_failure_info().details();
+      AsyncMethod<wsv::RespondActivityTaskCanceledByIdRequest,
+                  wsv::RespondActivityTaskCanceledByIdResponse>
           m = &Async::RespondActivityTaskCanceledById;
       Forward(runtime_, m, std::move(req), options, shared, "RespondActivityTaskCanceledById", ok);
     }

@@ -22,12 +22,13 @@ class ClientRequests {
  private:
   CallOptions OptionsFor(const ipc::v1::Request& request) const;
   std::string NamespaceOr(const std::string& ns) const;
-  void AwaitResult(ipc::v1::AwaitResultRequest request, std::chrono::system_clock::time_point deadline,
-                   std::string next_page_token, ipc::Responder responder);
+  void AwaitResult(ipc::v1::AwaitResultRequest request,
+                   std::chrono::steady_clock::time_point deadline, std::string next_page_token,
+                   ipc::Responder responder);
   void FetchHistory(wsv::GetWorkflowExecutionHistoryRequest request, CallOptions options,
                     temporal::api::history::v1::History so_far, ipc::Responder responder);
-  void CompleteActivityAsync(const ipc::v1::CompleteActivityAsyncRequest& request, CallOptions options,
-                             ipc::Responder responder);
+  void CompleteActivityAsync(const ipc::v1::CompleteActivityAsyncRequest& request,
+                             CallOptions options, ipc::Responder responder);
 
   Runtime& runtime_;
 };

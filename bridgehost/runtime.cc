@@ -88,8 +88,16 @@ Runtime::~Runtime() {
   contexts_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return contexts_.empty(); });
 }
 
-void Runtime::PrepareContext(grpc::ClientContext& ctx, std::chrono::system_clock::time_point deadline) {
-  ctx.set_deadline(deadline);
+void Runtime::PrepareContext(grpc::ClientContext& ctx,
+                             std::chrono::steady_clock::time_point deadline) {
+  const auto left = deadline - std::chrono::steady_clock::now();
+  // time_point::max() style deadlines (no deadline) must not overflow.
+  if (left > std::chrono::hours(24 * 365)) {
+    ctx.set_deadline(std::chrono::system_clock::time_point::max());
+  } else {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
+  }
   ctx.AddMetadata("client-name", "hourglass");
   ctx.AddMetadata("client-version", "0.1.0");
   ctx.AddMetadata("temporal-namespace", options_.namespace_name);
@@ -105,7 +113,8 @@ void Runtime::Track(uint64_t call_id, grpc::ClientContext* ctx) {
 
 void Runtime::Untrack(uint64_t call_id, grpc::ClientContext* ctx) {
   std::lock_guard<std::mutex> lock(contexts_mu_);
-  if (auto it = contexts_.find(call_id); it != contexts_.end() && it->second == ctx) contexts_.erase(it);
+  if (auto it = contexts_.find(call_id); it != contexts_.end() && it->second == ctx)
+    contexts_.erase(it);
   contexts_cv_.notify_all();
 }
 
@@ -144,18 +153,19 @@ void Runtime::Connect(std::chrono::milliseconds timeout, std::function<void(grpc
   opts.max_attempts = 1 << 20;  // bounded by the timeout
   AsyncMethod<wsv::GetSystemInfoRequest, wsv::GetSystemInfoResponse> method =
       &wsv::WorkflowService::StubInterface::async_interface::GetSystemInfo;
-  connect_call_ = Call(method, wsv::GetSystemInfoRequest(), opts,
-       [this, done = std::move(done)](grpc::Status st, wsv::GetSystemInfoResponse resp) {
-         if (st.ok()) {
-           system_info_ = std::move(resp);
-           connected_ = true;
-           spdlog::info("bridgehost: connected to {} (server {})", options_.target,
-                        system_info_.server_version());
-         } else {
-           spdlog::warn("bridgehost: cannot reach {}: {}", options_.target, st.error_message());
-         }
-         done(st);
-       });
+  connect_call_ =
+      Call(method, wsv::GetSystemInfoRequest(), opts,
+           [this, done = std::move(done)](grpc::Status st, wsv::GetSystemInfoResponse resp) {
+             if (st.ok()) {
+               system_info_ = std::move(resp);
+               connected_ = true;
+               spdlog::info("bridgehost: connected to {} (server {})", options_.target,
+                            system_info_.server_version());
+             } else {
+               spdlog::warn("bridgehost: cannot reach {}: {}", options_.target, st.error_message());
+             }
+             done(st);
+           });
 }
 
 }  // namespace hourglass::bridgehost

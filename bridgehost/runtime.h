@@ -74,12 +74,15 @@ class Runtime {
   // up to `timeout`); `done(ok)` runs on the loop.
   void Connect(std::chrono::milliseconds timeout, std::function<void(grpc::Status)> done);
   // Stops a Connect() still retrying (nothing waits for it at shutdown).
-  void CancelConnect() { if (connect_call_ != 0) Cancel(connect_call_); }
+  void CancelConnect() {
+    if (connect_call_ != 0) Cancel(connect_call_);
+  }
 
   // One RPC with retries; `done` runs on the loop thread, exactly once.
   // Returns an id for Cancel().
   template <typename Req, typename Resp>
-  uint64_t Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> request, CallOptions options,
+  uint64_t Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> request,
+                CallOptions options,
                 std::type_identity_t<std::function<void(grpc::Status, Resp)>> done);
 
   // Stops one call: no further retries, and the attempt in flight is
@@ -101,7 +104,10 @@ class Runtime {
 
   ipc::EventLoop& loop() { return loop_; }
   wsv::WorkflowService::Stub& stub() { return *stub_; }
-  void PrepareContext(grpc::ClientContext& ctx, std::chrono::system_clock::time_point deadline);
+  // `deadline` is monotonic (a wall-clock jump must not cut a call short or
+  // stretch its retries); it becomes gRPC's wall-clock deadline only here,
+  // at the instant the attempt starts (fault catalogue #33).
+  void PrepareContext(grpc::ClientContext& ctx, std::chrono::steady_clock::time_point deadline);
 
  private:
   template <typename Req, typename Resp>
@@ -144,7 +150,7 @@ struct Runtime::CallState {
   CallOptions options;
   std::function<void(grpc::Status, Resp)> done;
   std::chrono::steady_clock::time_point started;
-  std::chrono::system_clock::time_point deadline;
+  std::chrono::steady_clock::time_point deadline;
   int attempt = 0;
   std::unique_ptr<grpc::ClientContext> ctx;
   uint64_t call_id = 0;
@@ -167,7 +173,7 @@ uint64_t Runtime::Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> 
   state->options = options;
   state->done = std::move(done);
   state->started = std::chrono::steady_clock::now();
-  state->deadline = std::chrono::system_clock::now() + options.timeout;
+  state->deadline = state->started + options.timeout;
   auto alive = alive_;
   // Issues one attempt; on a transient failure with time and attempts left,
   // schedules the next one after a backoff.
@@ -192,7 +198,7 @@ uint64_t Runtime::Call(AsyncMethod<Req, Resp> method, std::type_identity_t<Req> 
               return;
             }
             const bool cancelled = IsCancelled(state->call_id);
-            const auto now = std::chrono::system_clock::now();
+            const auto now = std::chrono::steady_clock::now();
             std::chrono::milliseconds backoff(static_cast<int64_t>(
                 static_cast<double>(state->options.initial_backoff.count()) *
                 std::pow(state->options.backoff_coefficient, state->attempt - 1)));

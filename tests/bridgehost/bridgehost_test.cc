@@ -5,6 +5,8 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -321,6 +323,24 @@ TEST_F(BridgeHostTest, Client_ErrorsAreTyped) {
   auto st = c.Call(stale, 10s);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind(), v1::ERROR_KIND_STALE_EPOCH);
+}
+
+TEST_F(BridgeHostTest, Client_AbsurdTimeoutIsCappedNotOverflowed) {
+  // timeout_ms is a uint64 from another process: 2^64 - 1 must not overflow
+  // the deadline arithmetic (the bridge host caps it at a year).
+  auto c = Connect(v1::ROLE_CLIENT);
+  v1::Request describe;
+  describe.set_timeout_ms(std::numeric_limits<uint64_t>::max());
+  describe.mutable_describe_workflow()->mutable_request()->mutable_execution()->set_workflow_id("nope");
+  auto missing = c.Call(describe, 10s);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind(), v1::ERROR_KIND_NOT_FOUND);
+  v1::Request await;
+  await.set_timeout_ms(std::numeric_limits<uint64_t>::max() - 1);
+  await.mutable_await_result()->mutable_execution()->set_workflow_id("nope");
+  auto none = c.Call(await, 10s);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().kind(), v1::ERROR_KIND_NOT_FOUND);
 }
 
 TEST_F(BridgeHostTest, Holder_DuplicateRegistrationIsRefusedInFlightAndAfter) {
