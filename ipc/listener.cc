@@ -68,8 +68,13 @@ void Listener::OnAcceptable() {
       if (error == EINTR || error == ECONNABORTED) continue;
       if (error == EAGAIN || error == EWOULDBLOCK) return;
       if (KindForErrno(error, v1::ERROR_KIND_INTERNAL) == v1::ERROR_KIND_UNAVAILABLE) {
-        spdlog::error("{}: accept on {}: {}: not accepting for {} ms", options_.log_name,
-                      options_.path, std::strerror(error), kAcceptPause.count());
+        // Once per shortage, not every pause.
+        if (!shortage_logged_) {
+          spdlog::error("{}: accept on {}: {}: not accepting for {} ms at a time until it works",
+                        options_.log_name, options_.path, std::strerror(error),
+                        kAcceptPause.count());
+          shortage_logged_ = true;
+        }
         accept_watch_.Reset();
         paused_ = true;
         // The handle stays until the next pause or Stop replaces it: a timer
@@ -82,6 +87,10 @@ void Listener::OnAcceptable() {
       }
       spdlog::error("{}: accept on {}: {}", options_.log_name, options_.path, std::strerror(error));
       return;
+    }
+    if (shortage_logged_) {
+      spdlog::info("{}: accepting on {} again", options_.log_name, options_.path);
+      shortage_logged_ = false;
     }
     auto peer = GetPeerCredentials(fd.get());
     if (!peer) {

@@ -77,6 +77,7 @@ class Listener {
   ino_t bound_ino_ = 0;
   bool rebind_failure_logged_ = false;
   bool paused_ = false;  // accepting paused for want of descriptors
+  bool shortage_logged_ = false;
 };
 
 }  // namespace hourglass::ipc
