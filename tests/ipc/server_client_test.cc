@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "ipc/client.h"
@@ -304,79 +305,78 @@ TEST_F(ServerClientTest, AsyncClient_ManyConcurrentCallsAllAnswered) {
   EXPECT_EQ(answered, kCalls);
 }
 
+// A server that checks its socket path every 20 ms, and one peer connected
+// before anything happens to the path.
+class ServerSocketPath : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.socket_path = path_;
+    options.path_check_period = 20ms;
+    server_ = std::make_unique<ServerThread>(options, handler_);
+    ASSERT_TRUE(server_->Start().ok());
+    auto c = Connect();
+    ASSERT_TRUE(c.ok()) << Describe(c.error());
+    before_.emplace(std::move(c).value());
+  }
+
+  Result<BlockingClient> Connect() {
+    ClientOptions o;
+    o.socket_path = path_;
+    o.hello.set_role(v1::ROLE_WORKER);
+    o.hello.set_task_queue("q1");
+    return BlockingClient::Connect(o, 5s);
+  }
+
+  // Pings over `client`; the echoed payload, or the error.
+  static std::string Ping(BlockingClient& client, const std::string& payload) {
+    v1::Request ping;
+    ping.mutable_ping()->set_payload(payload);
+    auto r = client.Call(ping, 5s);
+    return r.ok() ? r->ping().payload() : Describe(r.error());
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.path() + "/bridge.sock";
+  ScriptedHandler handler_;
+  std::unique_ptr<ServerThread> server_;
+  std::optional<BlockingClient> before_;
+};
+
 // Fault catalogue #22: someone removes the socket file while the server
 // lives. Connected peers never notice; the server binds the path again on
 // its next check, so peers that start later reach it too.
-TEST(ServerSocketPath, Removed_IsBoundAgainAndEarlierConnectionsStay) {
-  TempDir dir;
-  ScriptedHandler handler;
-  ServerOptions options;
-  options.socket_path = dir.path() + "/bridge.sock";
-  options.path_check_period = 20ms;
-  ServerThread server(options, handler);
-  ASSERT_TRUE(server.Start().ok());
-  ClientOptions client_options;
-  client_options.socket_path = options.socket_path;
-  client_options.hello.set_role(v1::ROLE_WORKER);
-  client_options.hello.set_task_queue("q1");
-  auto before = BlockingClient::Connect(client_options, 5s);
-  ASSERT_TRUE(before.ok()) << Describe(before.error());
-
+TEST_F(ServerSocketPath, Removed_IsBoundAgainAndEarlierConnectionsStay) {
   struct stat original {};
-  ASSERT_EQ(::stat(options.socket_path.c_str(), &original), 0);
-  ASSERT_EQ(::unlink(options.socket_path.c_str()), 0);
+  ASSERT_EQ(::stat(path_.c_str(), &original), 0);
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
   // Polled: the check runs on the server's timer.
   struct stat again {};
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (::stat(options.socket_path.c_str(), &again) != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (::stat(path_.c_str(), &again) != 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(S_ISSOCK(again.st_mode)) << "the path was not bound again";
   EXPECT_EQ(again.st_mode & 0777, original.st_mode & 0777);
 
-  auto after = BlockingClient::Connect(client_options, 5s);
+  auto after = Connect();
   ASSERT_TRUE(after.ok()) << Describe(after.error());
-  v1::Request ping;
-  ping.mutable_ping()->set_payload("new");
-  auto r = after->Call(ping, 5s);
-  ASSERT_TRUE(r.ok()) << Describe(r.error());
-  EXPECT_EQ(r->ping().payload(), "new");
-  ping.mutable_ping()->set_payload("old");
-  r = before->Call(ping, 5s);
-  ASSERT_TRUE(r.ok()) << Describe(r.error());
-  EXPECT_EQ(r->ping().payload(), "old");
+  EXPECT_EQ(Ping(*after, "new"), "new");
+  EXPECT_EQ(Ping(*before_, "old"), "old");
 }
 
 // Something that is not a socket put at the path is not ours to remove: the
 // server leaves it (and says so), and keeps serving its connected peers.
-TEST(ServerSocketPath, ReplacedByAFile_IsLeftAloneAndServingGoesOn) {
-  TempDir dir;
-  ScriptedHandler handler;
-  ServerOptions options;
-  options.socket_path = dir.path() + "/bridge.sock";
-  options.path_check_period = 20ms;
-  ServerThread server(options, handler);
-  ASSERT_TRUE(server.Start().ok());
-  ClientOptions client_options;
-  client_options.socket_path = options.socket_path;
-  client_options.hello.set_role(v1::ROLE_WORKER);
-  client_options.hello.set_task_queue("q1");
-  auto before = BlockingClient::Connect(client_options, 5s);
-  ASSERT_TRUE(before.ok()) << Describe(before.error());
-  ASSERT_EQ(::unlink(options.socket_path.c_str()), 0);
-  { std::ofstream(options.socket_path) << "not a socket"; }
+TEST_F(ServerSocketPath, ReplacedByAFile_IsLeftAloneAndServingGoesOn) {
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  { std::ofstream(path_) << "not a socket"; }
   std::this_thread::sleep_for(100ms);  // several checks
   struct stat st {};
-  ASSERT_EQ(::stat(options.socket_path.c_str(), &st), 0);
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode)) << "a regular file at the path was replaced";
-  v1::Request ping;
-  ping.mutable_ping()->set_payload("still");
-  auto r = before->Call(ping, 5s);
-  ASSERT_TRUE(r.ok()) << Describe(r.error());
-  EXPECT_EQ(r->ping().payload(), "still");
-  server.Stop();
-  EXPECT_EQ(::stat(options.socket_path.c_str(), &st), 0) << "stopping removed a file not ours";
+  EXPECT_EQ(Ping(*before_, "still"), "still");
+  server_->Stop();
+  EXPECT_EQ(::stat(path_.c_str(), &st), 0) << "stopping removed a file not ours";
 }
 
 }  // namespace
